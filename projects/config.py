@@ -1,0 +1,47 @@
+"""Config keys shared by every DETR-family model (``MODEL.DETR``) and by the trainer."""
+from detectron2.config import CfgNode as CN
+
+from .data import add_detr_data_config
+
+
+def add_detr_config(cfg):
+    """Add the shared DETR-family keys to a Detectron2 config (idempotent)."""
+    if "DETR" in cfg.MODEL:
+        return
+    cfg.MODEL.DETR = CN()
+    detr = cfg.MODEL.DETR
+    detr.NUM_CLASSES = 80
+    detr.IN_FEATURES = ["res5"]
+    # transformer
+    detr.HIDDEN_DIM = 256
+    detr.NHEADS = 8
+    detr.ENC_LAYERS = 6
+    detr.DEC_LAYERS = 6
+    detr.DIM_FEEDFORWARD = 2048
+    detr.DROPOUT = 0.1
+    detr.PRE_NORM = False
+    detr.NUM_OBJECT_QUERIES = 100
+    detr.POSITION_EMBEDDING = "sine"  # or "learned"
+    detr.DEEP_SUPERVISION = True  # aux losses on every decoder layer
+    # loss: "softmax" (CE with a no-object class, DETR) or "focal" (sigmoid focal, the fast-converging family)
+    detr.CLASS_LOSS = "softmax"
+    detr.NO_OBJECT_WEIGHT = 0.1
+    detr.FOCAL_ALPHA = 0.25
+    detr.FOCAL_GAMMA = 2.0
+    detr.CLASS_WEIGHT = 1.0
+    detr.L1_WEIGHT = 5.0
+    detr.GIOU_WEIGHT = 2.0
+    # Hungarian matcher costs
+    detr.COST_CLASS = 1.0
+    detr.COST_BBOX = 5.0
+    detr.COST_GIOU = 2.0
+    # inference: detections per image for the top-k sigmoid selection (focal-loss models)
+    detr.NUM_TOPK_TEST = 100
+
+    cfg.SOLVER.OPTIMIZER = "ADAMW"
+    cfg.SOLVER.BACKBONE_MULTIPLIER = 0.1
+    # parameter-name substrings whose LR is multiplied by SOLVER.LINEAR_PROJ_MULTIPLIER
+    # (Deformable DETR: sampling offsets and reference points get 0.1x)
+    cfg.SOLVER.LINEAR_PROJ_NAMES = []
+    cfg.SOLVER.LINEAR_PROJ_MULTIPLIER = 0.1
+    add_detr_data_config(cfg)

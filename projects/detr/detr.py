@@ -1,0 +1,62 @@
+"""DETR (Carion et al. 2020) as a Detectron2 meta-architecture: the baseline of the family."""
+from torch import nn
+
+from detectron2.config import configurable
+from detectron2.modeling import META_ARCH_REGISTRY
+
+from ..layers import MLP
+from ..meta_arch import DETRBase, pack_outputs
+from ..position_encoding import build_position_encoding
+from .transformer import Transformer
+
+
+@META_ARCH_REGISTRY.register()
+class DETR(DETRBase):
+    """Single-level DETR: 1x1 input projection, transformer, shared class/box heads on every layer.
+
+    ``class_embed`` has ``num_classes + 1`` outputs (last = no-object); boxes are sigmoid-normalised
+    cxcywh relative to each image's unpadded size.
+    """
+
+    @configurable
+    def __init__(self, *, transformer: Transformer, position_embedding: nn.Module, num_classes: int,
+                 num_queries: int, aux_loss: bool = True, **base_kwargs):
+        super().__init__(**base_kwargs)
+        if len(self.backbone.num_channels) != 1:
+            raise ValueError(f"DETR uses one feature level, got {len(self.backbone.num_channels)} "
+                             f"({self.backbone.in_features}); set MODEL.DETR.IN_FEATURES to one level")
+        hidden_dim = transformer.d_model
+        self.transformer = transformer
+        self.position_embedding = position_embedding
+        self.input_proj = nn.Conv2d(self.backbone.num_channels[0], hidden_dim, kernel_size=1)
+        self.query_embed = nn.Embedding(num_queries, hidden_dim)
+        self.class_embed = nn.Linear(hidden_dim, num_classes + 1)
+        self.bbox_embed = MLP(hidden_dim, hidden_dim, 4, 3)
+        self.aux_loss = aux_loss
+
+    @classmethod
+    def from_config(cls, cfg):
+        detr = cfg.MODEL.DETR
+        if detr.CLASS_LOSS != "softmax":
+            raise ValueError(f"DETR predicts a no-object class: MODEL.DETR.CLASS_LOSS must be 'softmax', "
+                             f"got {detr.CLASS_LOSS!r}")
+        transformer = Transformer(
+            d_model=detr.HIDDEN_DIM, nhead=detr.NHEADS, num_encoder_layers=detr.ENC_LAYERS,
+            num_decoder_layers=detr.DEC_LAYERS, dim_feedforward=detr.DIM_FEEDFORWARD,
+            dropout=detr.DROPOUT, normalize_before=detr.PRE_NORM,
+        )
+        return {
+            **super().from_config(cfg),
+            "transformer": transformer,
+            "position_embedding": build_position_encoding(detr.POSITION_EMBEDDING, detr.HIDDEN_DIM),
+            "num_classes": detr.NUM_CLASSES,
+            "num_queries": detr.NUM_OBJECT_QUERIES,
+            "aux_loss": detr.DEEP_SUPERVISION,
+        }
+
+    def predict(self, levels, image_sizes):
+        """levels: [(feature [B, C, H, W], mask [B, H, W])] -> outputs dict (see DETRBase)."""
+        feature, mask = levels[-1]
+        pos = self.position_embedding(mask, dtype=feature.dtype)
+        hs, _ = self.transformer(self.input_proj(feature), mask, self.query_embed.weight, pos)
+        return pack_outputs(self.class_embed(hs), self.bbox_embed(hs).sigmoid(), self.aux_loss)

@@ -1,0 +1,73 @@
+"""Detectron2 training/evaluation glue shared by every DETR-family method.
+
+``Trainer`` is a DefaultTrainer with the DETR dataset mapper, the official optimizer groups and
+full-model clipping, COCOEvaluator, up-front checks of the config against the datasets, and a
+checkpoint written when training is interrupted (so ``--resume`` loses nothing).
+"""
+import logging
+import os
+
+from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_test_loader, build_detection_train_loader
+from detectron2.engine import DefaultTrainer
+from detectron2.evaluation import COCOEvaluator
+
+from .data import DetrDatasetMapper, check_dataset_paths
+from .solver import build_detr_optimizer
+
+logger = logging.getLogger(__name__)
+
+
+def dataset_num_classes(dataset_name):
+    """Number of thing classes of a registered dataset (loads it if the metadata is not set yet)."""
+    metadata = MetadataCatalog.get(dataset_name)
+    if not hasattr(metadata, "thing_classes"):
+        DatasetCatalog.get(dataset_name)  # COCO-json datasets set thing_classes while loading
+    return len(MetadataCatalog.get(dataset_name).thing_classes)
+
+
+def check_config_against_datasets(cfg):
+    """Fail before training when a dataset path is missing or NUM_CLASSES does not fit a dataset."""
+    names = list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST)
+    check_dataset_paths(names)
+    for name in names:
+        found = dataset_num_classes(name)
+        if found != cfg.MODEL.DETR.NUM_CLASSES:
+            raise ValueError(
+                f"MODEL.DETR.NUM_CLASSES is {cfg.MODEL.DETR.NUM_CLASSES} but dataset '{name}' has {found} "
+                f"categories; set MODEL.DETR.NUM_CLASSES {found}"
+            )
+
+
+class Trainer(DefaultTrainer):
+    """DefaultTrainer for DETR-family models (see module docstring)."""
+
+    def __init__(self, cfg):
+        check_config_against_datasets(cfg)
+        super().__init__(cfg)
+
+    @classmethod
+    def build_optimizer(cls, cfg, model):
+        return build_detr_optimizer(cfg, model)
+
+    @classmethod
+    def build_train_loader(cls, cfg):
+        return build_detection_train_loader(cfg, mapper=DetrDatasetMapper(cfg, is_train=True))
+
+    @classmethod
+    def build_test_loader(cls, cfg, dataset_name):
+        return build_detection_test_loader(cfg, dataset_name, mapper=DetrDatasetMapper(cfg, is_train=False))
+
+    @classmethod
+    def build_evaluator(cls, cfg, dataset_name, output_folder=None):
+        output_folder = output_folder or os.path.join(cfg.OUTPUT_DIR, "inference", dataset_name)
+        return COCOEvaluator(dataset_name, output_dir=output_folder)
+
+    def train(self):
+        try:
+            return super().train()
+        except KeyboardInterrupt:
+            # keep the progress: --resume restarts from this checkpoint (the interrupted step is redone)
+            iteration = max(self.iter - 1, 0)
+            logger.warning("Training interrupted at iteration %d; saving model_interrupted.pth", self.iter)
+            self.checkpointer.save("model_interrupted", iteration=iteration)
+            raise

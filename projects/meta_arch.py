@@ -1,0 +1,170 @@
+"""The base meta-architecture every DETR-family detector in this project derives from.
+
+It owns everything the methods share: pixel normalisation and padding (with the padding mask the
+official code derives per level), target preparation (normalised cxcywh), the loss call and its
+logging, aux-output assembly, and inference to Detectron2 ``Instances``. A method overrides only
+``predict`` (and ``from_config`` to add its modules).
+"""
+from typing import Dict, List
+
+import torch
+from torch import nn
+
+from detectron2.config import configurable
+from detectron2.modeling.postprocessing import detector_postprocess
+from detectron2.structures import Boxes, ImageList, Instances
+from detectron2.utils.events import get_event_storage
+
+from .backbone import MaskedBackbone, build_masked_backbone
+from .box_ops import box_xyxy_to_cxcywh
+from .criterion_builder import build_criterion
+from .postprocess import scale_boxes, select_sigmoid_topk, select_softmax
+
+LOG_ONLY_LOSSES = ("class_error", "cardinality_error")
+
+
+def pack_outputs(class_logits, boxes, with_aux=True):
+    """Per-layer predictions -> the criterion's output dict.
+
+    class_logits: [L, B, Q, K]; boxes: [L, B, Q, 4] -> {"pred_logits": [B, Q, K], "pred_boxes": [B, Q, 4],
+    "aux_outputs": [{...} for layers 0..L-2]} (aux only when ``with_aux``).
+    """
+    outputs = {"pred_logits": class_logits[-1], "pred_boxes": boxes[-1]}
+    if with_aux:
+        outputs["aux_outputs"] = [
+            {"pred_logits": logits, "pred_boxes": layer_boxes}
+            for logits, layer_boxes in zip(class_logits[:-1], boxes[:-1])
+        ]
+    return outputs
+
+
+class DETRBase(nn.Module):
+    """Shared image/target handling, loss and inference for set-prediction detectors.
+
+    Subclasses implement ``predict(levels, image_sizes) -> outputs``, where ``levels`` is the
+    backbone adapter's list of (feature [B, C_l, H_l, W_l], mask [B, H_l, W_l]) and outputs holds
+    ``pred_logits`` [B, Q, K(+1)], ``pred_boxes`` [B, Q, 4] (normalised cxcywh), optional
+    ``aux_outputs`` and ``enc_outputs``.
+    """
+
+    @configurable
+    def __init__(self, *, backbone: MaskedBackbone, criterion: nn.Module, pixel_mean, pixel_std,
+                 select_box: str = "softmax", num_topk_test: int = 100):
+        """
+        Args:
+            backbone: the adapter producing per-level features and masks.
+            criterion: a SetCriterion; its ``weight_dict`` weights the training losses.
+            pixel_mean, pixel_std: per-channel statistics in the input format (e.g. RGB, 0..255).
+            select_box: "softmax" (one detection per query, last class = no-object) or
+                "sigmoid_topk" (top-k (query, class) pairs of the sigmoid scores).
+            num_topk_test: k of "sigmoid_topk".
+        """
+        super().__init__()
+        if select_box not in ("softmax", "sigmoid_topk"):
+            raise ValueError(f"select_box must be 'softmax' or 'sigmoid_topk', got {select_box!r}")
+        self.backbone = backbone
+        self.criterion = criterion
+        self.select_box = select_box
+        self.num_topk_test = num_topk_test
+        self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
+        self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
+
+    @classmethod
+    def from_config(cls, cfg):
+        detr = cfg.MODEL.DETR
+        return {
+            "backbone": build_masked_backbone(cfg, detr.IN_FEATURES),
+            "criterion": build_criterion(cfg),
+            "pixel_mean": cfg.MODEL.PIXEL_MEAN,
+            "pixel_std": cfg.MODEL.PIXEL_STD,
+            "select_box": "sigmoid_topk" if detr.CLASS_LOSS == "focal" else "softmax",
+            "num_topk_test": detr.NUM_TOPK_TEST,
+        }
+
+    @property
+    def device(self):
+        return self.pixel_mean.device
+
+    def predict(self, levels, image_sizes) -> Dict:
+        """levels: [(feature, mask)] per level; image_sizes: [B, 2] (h, w) int64 unpadded sizes."""
+        raise NotImplementedError
+
+    def forward(self, batched_inputs: List[Dict]):
+        """Detectron2 model API: a list of dataset dicts -> losses (training) or [{"instances"}]."""
+        images, pixel_mask = self.preprocess_image(batched_inputs)
+        image_sizes = torch.as_tensor(images.image_sizes, dtype=torch.int64, device=self.device)
+        outputs = self.predict(self.backbone(images.tensor, pixel_mask), image_sizes)
+        if self.training:
+            return self.losses(outputs, self.prepare_targets(batched_inputs))
+        results = self.inference(outputs, image_sizes)
+        return self.postprocess(results, batched_inputs)
+
+    def preprocess_image(self, batched_inputs):
+        """Normalise, then zero-pad bottom/right to the batch max size (official: no divisibility).
+
+        Returns an ImageList [B, 3, H, W] and the pixel mask [B, H, W] (True = padding).
+        """
+        images = [(x["image"].to(self.device) - self.pixel_mean) / self.pixel_std for x in batched_inputs]
+        images = ImageList.from_tensors(images)
+        batch, _, height, width = images.tensor.shape
+        pixel_mask = torch.ones((batch, height, width), dtype=torch.bool, device=self.device)
+        for index, (h, w) in enumerate(images.image_sizes):
+            pixel_mask[index, :h, :w] = False
+        return images, pixel_mask
+
+    def prepare_targets(self, batched_inputs):
+        """Instances (abs xyxy in the augmented image) -> [{"labels": [n], "boxes": [n, 4] norm. cxcywh}]."""
+        targets = []
+        for item in batched_inputs:
+            if "instances" not in item:
+                raise ValueError("Training needs 'instances' in every input dict (use a training mapper).")
+            instances = item["instances"].to(self.device)
+            height, width = instances.image_size
+            scale = torch.tensor([width, height, width, height], dtype=torch.float32, device=self.device)
+            boxes = box_xyxy_to_cxcywh(instances.gt_boxes.tensor / scale)
+            targets.append({"labels": instances.gt_classes.long(), "boxes": boxes})
+        return targets
+
+    def losses(self, outputs, targets):
+        """Weighted losses for the trainer; the log-only metrics go to the event storage."""
+        loss_dict = self.criterion(outputs, targets)
+        weights = self.criterion.weight_dict
+        self._log_metrics({k: v for k, v in loss_dict.items() if k in LOG_ONLY_LOSSES})
+        return {name: value * weights[name] for name, value in loss_dict.items() if name in weights}
+
+    @staticmethod
+    def _log_metrics(metrics):
+        try:
+            storage = get_event_storage()
+        except AssertionError:  # called outside a trainer (e.g. a unit test): nothing to log to
+            return
+        for name, value in metrics.items():
+            storage.put_scalar(name, float(value))
+
+    def inference(self, outputs, image_sizes) -> List[Instances]:
+        """outputs -> per-image Instances in the resized (unpadded) input frame."""
+        if self.select_box == "softmax":
+            scores, labels, boxes = select_softmax(outputs["pred_logits"], outputs["pred_boxes"])
+        else:
+            scores, labels, boxes = select_sigmoid_topk(
+                outputs["pred_logits"], outputs["pred_boxes"], self.num_topk_test
+            )
+        boxes = scale_boxes(boxes, image_sizes)
+        results = []
+        for index, (h, w) in enumerate(image_sizes.tolist()):
+            instances = Instances((h, w))
+            instances.pred_boxes = Boxes(boxes[index])
+            instances.scores = scores[index]
+            instances.pred_classes = labels[index]
+            results.append(instances)
+        return results
+
+    @staticmethod
+    def postprocess(results, batched_inputs):
+        """Rescale to each input's original (height, width), as Detectron2's evaluators expect."""
+        processed = []
+        for instances, item in zip(results, batched_inputs):
+            height = item.get("height", instances.image_size[0])
+            width = item.get("width", instances.image_size[1])
+            processed.append({"instances": detector_postprocess(instances, height, width)})
+        return processed

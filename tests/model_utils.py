@@ -1,0 +1,53 @@
+"""Test helpers shared by the model tests: a backbone stub that returns fixture features, and the
+full-size official key lists."""
+import json
+
+import torch
+
+from detectron2.layers import ShapeSpec
+from detectron2.modeling import Backbone
+
+from tests.fixture_utils import FIXTURE_DIR
+
+
+class StubBackbone(Backbone):
+    """A Detectron2 backbone that ignores the image and returns preset feature maps.
+
+    The official fixtures were produced the same way (their ResNet trunk replaced by a stub).
+    """
+
+    def __init__(self, features, strides, names=None):
+        super().__init__()
+        self.names = names or [f"res{int(s).bit_length() - 1}" for s in strides]
+        self.features = [f.float() for f in features]
+        self.strides = list(strides)
+
+    def forward(self, images):
+        return dict(zip(self.names, self.features))
+
+    def output_shape(self):
+        return {
+            name: ShapeSpec(channels=f.shape[1], stride=s)
+            for name, f, s in zip(self.names, self.features, self.strides)
+        }
+
+
+def official_key_shapes(method, variant):
+    """{official key: torch.Size} of the full-size official model (tests/fixtures/<method>/<variant>.keys.json)."""
+    data = json.loads((FIXTURE_DIR / method / f"{variant}.keys.json").read_text())
+    return {key: torch.Size(shape) for key, shape in data["state_dict"]}, data
+
+
+def shape_only_state_dict(key_shapes):
+    """Meta tensors with the given shapes (enough to run a key/shape conversion check)."""
+    return {key: torch.empty(shape, device="meta") for key, shape in key_shapes.items()}
+
+
+def count_parameters(model):
+    """Unique nn.Parameters (shared weights counted once)."""
+    return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
+
+
+def image_batch(image_sizes):
+    """Zero images of the given (h, w) sizes as Detectron2 input dicts (the stub ignores pixels)."""
+    return [{"image": torch.zeros(3, h, w), "height": h, "width": w} for h, w in image_sizes]

@@ -1,0 +1,56 @@
+#!/usr/bin/env python
+"""Train or evaluate any DETR-family model of this project with Detectron2.
+
+    python train_net.py --config-file configs/quickstart/detr_embedded.yaml
+    python train_net.py --config-file configs/detr/detr_r50_300ep.yaml --num-gpus 8
+    python train_net.py --config-file ... --eval-only MODEL.WEIGHTS output/model_final.pth
+    python train_net.py --config-file ... --resume          # continue from OUTPUT_DIR/last_checkpoint
+"""
+import logging
+
+from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.config import get_cfg
+from detectron2.engine import default_argument_parser, default_setup, launch
+from detectron2.evaluation import verify_results
+from detectron2.utils import comm
+
+from projects import add_detr_config
+from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
+from projects.engine import Trainer
+
+METHOD_CONFIGS = [add_detr_config]
+
+
+def setup(args):
+    """Build the frozen config from the defaults of every method, the file and the overrides."""
+    cfg = get_cfg()
+    for add_config in METHOD_CONFIGS:
+        add_config(cfg)
+    cfg.merge_from_file(args.config_file)
+    cfg.merge_from_list(args.opts)
+    cfg.freeze()
+    default_setup(cfg, args)
+    if set(EMBEDDED_DATASET_NAMES.values()) & set(cfg.DATASETS.TRAIN + cfg.DATASETS.TEST):
+        register_embedded_dataset()
+    return cfg
+
+
+def main(args):
+    cfg = setup(args)
+    if args.eval_only:
+        model = Trainer.build_model(cfg)
+        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        results = Trainer.test(cfg, model)
+        if comm.is_main_process():
+            verify_results(cfg, results)
+        return results
+    trainer = Trainer(cfg)
+    trainer.resume_or_load(resume=args.resume)
+    return trainer.train()
+
+
+if __name__ == "__main__":
+    arguments = default_argument_parser().parse_args()
+    logging.getLogger(__name__).info("Command line arguments: %s", arguments)
+    launch(main, arguments.num_gpus, num_machines=arguments.num_machines, machine_rank=arguments.machine_rank,
+           dist_url=arguments.dist_url, args=(arguments,))
