@@ -41,8 +41,10 @@ def pack_outputs(class_logits, boxes, with_aux=True):
 class DETRBase(nn.Module):
     """Shared image/target handling, loss and inference for set-prediction detectors.
 
-    Subclasses implement ``predict(levels, image_sizes) -> outputs``, where ``levels`` is the
-    backbone adapter's list of (feature [B, C_l, H_l, W_l], mask [B, H_l, W_l]) and outputs holds
+    Subclasses implement ``predict(levels, image_sizes, pixel_mask) -> outputs``, where ``levels`` is
+    the backbone adapter's list of (feature [B, C_l, H_l, W_l], mask [B, H_l, W_l]), ``image_sizes``
+    [B, 2] the unpadded (h, w), ``pixel_mask`` [B, H, W] the padding mask (for levels a method derives
+    itself, e.g. Deformable DETR's extra stride-64 level) and outputs holds
     ``pred_logits`` [B, Q, K(+1)], ``pred_boxes`` [B, Q, 4] (normalised cxcywh), optional
     ``aux_outputs`` and ``enc_outputs``.
     """
@@ -85,15 +87,16 @@ class DETRBase(nn.Module):
     def device(self):
         return self.pixel_mean.device
 
-    def predict(self, levels, image_sizes) -> Dict:
-        """levels: [(feature, mask)] per level; image_sizes: [B, 2] (h, w) int64 unpadded sizes."""
+    def predict(self, levels, image_sizes, pixel_mask) -> Dict:
+        """levels: [(feature, mask)] per level; image_sizes: [B, 2] (h, w) int64 unpadded sizes;
+        pixel_mask: [B, H, W] bool (True = padding)."""
         raise NotImplementedError
 
     def forward(self, batched_inputs: List[Dict]):
         """Detectron2 model API: a list of dataset dicts -> losses (training) or [{"instances"}]."""
         images, pixel_mask = self.preprocess_image(batched_inputs)
         image_sizes = torch.as_tensor(images.image_sizes, dtype=torch.int64, device=self.device)
-        outputs = self.predict(self.backbone(images.tensor, pixel_mask), image_sizes)
+        outputs = self.predict(self.backbone(images.tensor, pixel_mask), image_sizes, pixel_mask)
         if self.training:
             return self.losses(outputs, self.prepare_targets(batched_inputs))
         results = self.inference(outputs, image_sizes)

@@ -54,7 +54,7 @@ class DETR(DETRBase):
             "aux_loss": detr.DEEP_SUPERVISION,
         }
 
-    def predict(self, levels, image_sizes):
+    def predict(self, levels, image_sizes, pixel_mask):
         """levels: [(feature [B, C, H, W], mask [B, H, W])] -> outputs dict (see DETRBase)."""
         feature, mask = levels[-1]
         pos = self.position_embedding(mask, dtype=feature.dtype)

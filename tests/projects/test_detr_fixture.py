@@ -75,7 +75,7 @@ def run_fixture_batch(model, fixture):
     with torch.no_grad():
         levels = model.backbone(images.tensor, pixel_mask)
         image_sizes = torch.as_tensor(images.image_sizes)
-        outputs = model.predict(levels, image_sizes)
+        outputs = model.predict(levels, image_sizes, pixel_mask)
         results = model.inference(outputs, image_sizes)
     return {"pixel_mask": pixel_mask, "levels": levels, "outputs": outputs, "results": results}
 
@@ -114,7 +114,7 @@ def test_matcher_indices_and_losses(model, fixture):
     inputs = fixture["inputs"]
     with torch.no_grad():
         images, pixel_mask = model.preprocess_image(image_batch(inputs["image_sizes"].tolist()))
-        outputs = model.predict(model.backbone(images.tensor, pixel_mask), torch.as_tensor(images.image_sizes))
+        outputs = model.predict(model.backbone(images.tensor, pixel_mask), torch.as_tensor(images.image_sizes), pixel_mask)
         indices = model.criterion.matcher(outputs, targets)
         losses = model.criterion(outputs, targets)
     for (query, target), (exp_query, exp_target) in zip(indices, fixture["criterion"]["indices"]):
