@@ -1,0 +1,28 @@
+"""Data side of the project: DETR dataset mapper and augmentation, the embedded dataset, checks."""
+from .augmentation import build_detr_augmentation
+from .config import add_detr_data_config
+from .dataset_checks import check_dataset_paths
+from .dataset_mapper import DetrDatasetMapper
+from .embedded_dataset import (
+    DEFAULT_NUM_TRAIN,
+    DEFAULT_NUM_VAL,
+    EMBEDDED_CLASS_NAMES,
+    EMBEDDED_DATASET_NAMES,
+    default_embedded_root,
+    ensure_embedded_dataset,
+    register_embedded_dataset,
+)
+
+__all__ = [
+    "DEFAULT_NUM_TRAIN",
+    "DEFAULT_NUM_VAL",
+    "DetrDatasetMapper",
+    "EMBEDDED_CLASS_NAMES",
+    "EMBEDDED_DATASET_NAMES",
+    "add_detr_data_config",
+    "build_detr_augmentation",
+    "check_dataset_paths",
+    "default_embedded_root",
+    "ensure_embedded_dataset",
+    "register_embedded_dataset",
+]
