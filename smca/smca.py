@@ -1,0 +1,36 @@
+"""Single-scale SMCA (Gao et al. 2021) as a Detectron2 meta-architecture (official single-scale code)."""
+from torch import nn
+
+from detectron2.config import configurable
+from detectron2.modeling import META_ARCH_REGISTRY
+
+from .meta_arch import SMCABase, smca_transformer_from_config
+
+
+@META_ARCH_REGISTRY.register()
+class SMCA(SMCABase):
+    """SMCA on one backbone level (res5, stride 32): 1x1 projection, DETR encoder, SMCA decoder.
+
+    Centres are unnormalised to cells of that level's stride (official: /32 for C5).
+    """
+
+    @configurable
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        if len(self.backbone.num_channels) != 1:
+            raise ValueError(f"single-scale SMCA uses one feature level, got {self.backbone.in_features}; "
+                             "set MODEL.DETR.IN_FEATURES to one level or use SMCAMultiScale")
+        self.input_proj = nn.Conv2d(self.backbone.num_channels[0], self.transformer.d_model, kernel_size=1)
+
+    @classmethod
+    def from_config(cls, cfg):
+        args = super().from_config(cfg)
+        stride = args["backbone"].strides[-1]
+        args["transformer"] = smca_transformer_from_config(
+            cfg, unit_stride=stride, num_levels=1, encoder_blocks=["intra"] * cfg.MODEL.DETR.ENC_LAYERS
+        )
+        return args
+
+    def input_levels(self, levels):
+        feature, mask = levels[-1]
+        return [self.input_proj(feature)], [mask], [self.backbone.strides[-1]]
