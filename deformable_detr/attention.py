@@ -1,0 +1,12 @@
+"""Construction of the multi-scale deformable attention modules (compiled op or PyTorch reference)."""
+from ops import MSDeformAttn
+
+ATTENTION_IMPLS = ("auto", "reference")
+
+
+def build_attention(d_model: int, n_levels: int, n_heads: int, n_points: int, impl: str = "auto") -> MSDeformAttn:
+    """An ``MSDeformAttn``; ``impl`` "auto" runs the compiled kernel when ``ops._C`` has one for the
+    tensors' device (else the reference, logged once), "reference" always runs the PyTorch reference."""
+    if impl not in ATTENTION_IMPLS:
+        raise ValueError(f"MODEL.DEFORMABLE_DETR.ATTENTION_IMPL must be one of {ATTENTION_IMPLS}, got {impl!r}")
+    return MSDeformAttn(d_model, n_levels, n_heads, n_points, use_reference=impl == "reference")

@@ -1,0 +1,99 @@
+"""Deformable DETR (Zhu et al., ICLR 2021) as a Detectron2 meta-architecture, in all four variants."""
+from torch import nn
+
+from detectron2.config import configurable
+from detectron2.modeling import META_ARCH_REGISTRY
+
+from projects.criterion_builder import build_criterion
+from projects.meta_arch import DETRBase, pack_outputs
+from projects.position_encoding import build_position_encoding
+
+from .build import build_deformable_transformer
+from .heads import build_heads, decoder_predictions
+from .input_proj import InputProjections
+from .transformer import DeformableTransformer
+
+# Deformable DETR's sine embedding is (cumsum - 0.5) / (last + eps) * 2pi (DETR's has no offset)
+POSITION_OFFSET = -0.5
+
+
+@META_ARCH_REGISTRY.register()
+class DeformableDETR(DETRBase):
+    """Multi-level input projections, deformable transformer, focal-loss class heads and boxes
+    predicted relative to each decoder layer's reference point (Appendix A.3).
+
+    Variants (from the transformer and ``with_box_refine``): single-scale (1 level), multi-scale
+    (4 levels), + iterative box refinement (one head per layer, the decoder refines its reference
+    after every layer), + two-stage (encoder proposals become the queries; ``enc_outputs`` feed
+    the criterion's two-stage loss). Class logits are [B, Q, num_classes] sigmoid scores.
+    """
+
+    @configurable
+    def __init__(self, *, transformer: DeformableTransformer, position_embedding: nn.Module, num_classes: int,
+                 num_queries: int, with_box_refine: bool = False, aux_loss: bool = True, **base_kwargs):
+        """
+        Args:
+            transformer: its ``num_levels`` and ``two_stage`` select the variant.
+            position_embedding: mask [B, H, W] -> [B, C, H, W] (sine with offset -0.5 officially).
+            num_classes: logits per query (focal loss, no no-object logit).
+            num_queries: object queries (two-stage: the transformer's ``num_proposals``).
+            with_box_refine: independent heads per decoder layer that refine the reference.
+            aux_loss: supervise every decoder layer.
+            base_kwargs: DETRBase arguments (backbone, criterion, pixel_mean, pixel_std, ...).
+        """
+        super().__init__(**base_kwargs)
+        hidden_dim = transformer.d_model
+        if transformer.two_stage and not with_box_refine:
+            raise ValueError("Two-stage Deformable DETR needs iterative box refinement (official: the proposal "
+                             "head is the extra refinement head); set MODEL.DEFORMABLE_DETR.WITH_BOX_REFINE True")
+        if transformer.two_stage and transformer.num_proposals != num_queries:
+            raise ValueError(f"Two-stage proposals ({transformer.num_proposals}) must equal num_queries ({num_queries})")
+        self.transformer = transformer
+        self.position_embedding = position_embedding
+        self.input_proj = InputProjections(self.backbone.num_channels, hidden_dim, transformer.num_levels)
+        if not transformer.two_stage:
+            self.query_embed = nn.Embedding(num_queries, 2 * hidden_dim)
+        num_heads = len(transformer.decoder.layers) + int(transformer.two_stage)
+        self.class_embed, self.bbox_embed = build_heads(
+            hidden_dim, num_classes, num_heads, shared=not with_box_refine, two_stage=transformer.two_stage
+        )
+        self.with_box_refine = with_box_refine
+        self.aux_loss = aux_loss
+
+    @classmethod
+    def from_config(cls, cfg):
+        detr = cfg.MODEL.DETR
+        options = cfg.MODEL.DEFORMABLE_DETR
+        if detr.CLASS_LOSS != "focal":
+            raise ValueError(f"Deformable DETR classifies with sigmoid focal loss: MODEL.DETR.CLASS_LOSS must be "
+                             f"'focal', got {detr.CLASS_LOSS!r}")
+        return {
+            **super().from_config(cfg),
+            "criterion": build_criterion(cfg, two_stage=options.TWO_STAGE),
+            "transformer": build_deformable_transformer(cfg),
+            "position_embedding": build_position_encoding(detr.POSITION_EMBEDDING, detr.HIDDEN_DIM, POSITION_OFFSET),
+            "num_classes": detr.NUM_CLASSES,
+            "num_queries": detr.NUM_OBJECT_QUERIES,
+            "with_box_refine": options.WITH_BOX_REFINE,
+            "aux_loss": detr.DEEP_SUPERVISION,
+        }
+
+    def predict(self, levels, image_sizes, pixel_mask):
+        """levels: backbone [(feature [B, C_l, H_l, W_l], mask [B, H_l, W_l])]; pixel_mask: [B, H, W]
+        (the extra levels' masks are resized from it) -> outputs dict (see DETRBase)."""
+        projected = self.input_proj(levels, pixel_mask)
+        srcs = [src for src, _ in projected]
+        masks = [mask for _, mask in projected]
+        pos_embeds = [self.position_embedding(mask, dtype=src.dtype) for src, mask in projected]
+        two_stage = self.transformer.two_stage
+        result = self.transformer(
+            srcs, masks, pos_embeds,
+            query_embed=None if two_stage else self.query_embed.weight,
+            box_heads=self.bbox_embed if self.with_box_refine else None,
+            proposal_heads=(self.class_embed[-1], self.bbox_embed[-1]) if two_stage else None,
+        )
+        logits, boxes = decoder_predictions(self.class_embed, self.bbox_embed, result.hs, result.references)
+        outputs = pack_outputs(logits, boxes, self.aux_loss)
+        if result.enc_outputs is not None:
+            outputs["enc_outputs"] = result.enc_outputs
+        return outputs

@@ -1,0 +1,76 @@
+"""Flattening of multi-level feature maps and the reference-point geometry of Deformable DETR.
+
+Tokens are ordered level-major, then row-major (y outer, x inner). Points are normalised (x, y)
+in [0, 1] of the padded map; ``valid_ratios`` [B, L, 2] hold each level's (valid_w / W, valid_h / H).
+"""
+from typing import List, NamedTuple
+
+import torch
+from torch import Tensor
+
+
+class FlatLevels(NamedTuple):
+    """All levels flattened into one token sequence (S = sum_l H_l * W_l)."""
+
+    src: Tensor  # [B, S, C]
+    mask: Tensor  # [B, S] bool, True = padding
+    pos: Tensor  # [B, S, C] positional + level embedding
+    spatial_shapes: Tensor  # [L, 2] int64 (H_l, W_l)
+    level_start_index: Tensor  # [L] int64
+    valid_ratios: Tensor  # [B, L, 2] (w, h)
+
+
+def valid_ratio(mask: Tensor) -> Tensor:
+    """mask: [B, H, W] (True = padding) -> [B, 2] (valid_w / W, valid_h / H).
+
+    Official: valid rows are counted along the first column and valid columns along the first row.
+    """
+    _, height, width = mask.shape
+    valid_h = (~mask[:, :, 0]).sum(1).float()
+    valid_w = (~mask[:, 0, :]).sum(1).float()
+    return torch.stack((valid_w / width, valid_h / height), dim=-1)
+
+
+def flatten_levels(srcs: List[Tensor], masks: List[Tensor], pos_embeds: List[Tensor], level_embed: Tensor) -> FlatLevels:
+    """srcs / pos_embeds: [B, C, H_l, W_l]; masks: [B, H_l, W_l]; level_embed: [L, C] -> FlatLevels.
+
+    ``level_embed[l]`` is added to the positional embedding of level l, never to the features.
+    """
+    shapes = [tuple(src.shape[-2:]) for src in srcs]
+    spatial_shapes = torch.as_tensor(shapes, dtype=torch.long, device=srcs[0].device)
+    sizes = spatial_shapes.prod(1)
+    level_start_index = torch.cat((sizes.new_zeros(1), sizes.cumsum(0)[:-1]))
+    pos = [p.flatten(2).transpose(1, 2) + level_embed[l].view(1, 1, -1) for l, p in enumerate(pos_embeds)]
+    return FlatLevels(
+        src=torch.cat([src.flatten(2).transpose(1, 2) for src in srcs], 1),
+        mask=torch.cat([mask.flatten(1) for mask in masks], 1),
+        pos=torch.cat(pos, 1),
+        spatial_shapes=spatial_shapes,
+        level_start_index=level_start_index,
+        valid_ratios=torch.stack([valid_ratio(mask) for mask in masks], 1),
+    )
+
+
+def encoder_reference_points(spatial_shapes: Tensor, valid_ratios: Tensor) -> Tensor:
+    """Reference point of every encoder token on every level: [B, S, L, 2] (x, y).
+
+    Official: the pixel centre (i + 0.5) is normalised by the *valid* size of the token's own
+    level, then multiplied by each target level's valid ratio.
+    """
+    points = []
+    for level, (height, width) in enumerate(spatial_shapes.tolist()):
+        ys = torch.arange(height, dtype=torch.float32, device=valid_ratios.device) + 0.5
+        xs = torch.arange(width, dtype=torch.float32, device=valid_ratios.device) + 0.5
+        grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+        ref_y = grid_y.reshape(-1)[None] / (valid_ratios[:, None, level, 1] * height)
+        ref_x = grid_x.reshape(-1)[None] / (valid_ratios[:, None, level, 0] * width)
+        points.append(torch.stack((ref_x, ref_y), -1))
+    return torch.cat(points, 1)[:, :, None] * valid_ratios[:, None]
+
+
+def reference_points_per_level(reference: Tensor, valid_ratios: Tensor) -> Tensor:
+    """Decoder references [B, Q, 2 | 4] (normalised to the valid image) -> [B, Q, L, 2 | 4] on each
+    level's padded map: x and w scale by valid_w, y and h by valid_h."""
+    if reference.shape[-1] == 4:
+        valid_ratios = torch.cat((valid_ratios, valid_ratios), -1)
+    return reference[:, :, None] * valid_ratios[:, None]

@@ -1,0 +1,63 @@
+"""Two-stage Deformable DETR: every encoder token proposes a box; the best ones become queries."""
+import math
+from typing import Tuple
+
+import torch
+from torch import Tensor
+
+PROPOSAL_MIN_SIZE = 0.05  # level-0 proposal width/height, doubled per level (paper Sec. 4.2)
+PROPOSAL_VALID_RANGE = (0.01, 0.99)
+
+
+def encoder_proposals(memory: Tensor, padding_mask: Tensor, spatial_shapes: Tensor) -> Tuple[Tensor, Tensor]:
+    """One fixed proposal per encoder token, and the memory with unusable tokens zeroed.
+
+    memory: [B, S, C]; padding_mask: [B, S] bool; spatial_shapes: [L, 2] (H, W)
+    -> (memory [B, S, C], proposals [B, S, 4] cxcywh *logits*, +inf where unusable).
+
+    Official: the centre is ((x + 0.5) / valid_W, (y + 0.5) / valid_H) of the token's level, the size
+    0.05 * 2^level; a proposal is unusable on padding or when a coordinate leaves (0.01, 0.99).
+    """
+    batch = memory.shape[0]
+    proposals, start = [], 0
+    for level, (height, width) in enumerate(spatial_shapes.tolist()):
+        mask = padding_mask[:, start:start + height * width].view(batch, height, width)
+        valid_h = (~mask[:, :, 0]).sum(1)
+        valid_w = (~mask[:, 0, :]).sum(1)
+        ys = torch.arange(height, dtype=torch.float32, device=memory.device)
+        xs = torch.arange(width, dtype=torch.float32, device=memory.device)
+        grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
+        grid = torch.stack((grid_x, grid_y), -1)[None]  # [1, H, W, 2] (x, y)
+        scale = torch.stack((valid_w, valid_h), -1).view(batch, 1, 1, 2)
+        centre = (grid.expand(batch, -1, -1, -1) + 0.5) / scale
+        size = torch.full_like(centre, PROPOSAL_MIN_SIZE) * (2.0 ** level)
+        proposals.append(torch.cat((centre, size), -1).view(batch, -1, 4))
+        start += height * width
+    proposals = torch.cat(proposals, 1)
+    low, high = PROPOSAL_VALID_RANGE
+    valid = ((proposals > low) & (proposals < high)).all(-1, keepdim=True)
+    unusable = padding_mask[..., None] | ~valid
+    proposals = torch.log(proposals / (1 - proposals)).masked_fill(unusable, float("inf"))
+    return memory.masked_fill(unusable, 0.0), proposals
+
+
+def proposal_pos_embed(coords_unact: Tensor, num_pos_feats: int, temperature: float = 10000.0) -> Tensor:
+    """Sine embedding of proposal boxes: [B, Q, 4] logits -> [B, Q, 4 * num_pos_feats].
+
+    Official: sigmoid(coords) * 2pi, per coordinate ``num_pos_feats`` interleaved sin/cos features
+    (128 hard-coded there, i.e. d_model / 2 at d_model 256), concatenated in x, y, w, h order.
+    """
+    k = torch.arange(num_pos_feats, dtype=torch.float32, device=coords_unact.device)
+    dim_t = temperature ** (2 * torch.div(k, 2, rounding_mode="floor") / num_pos_feats)
+    angles = coords_unact.sigmoid()[..., None] * (2 * math.pi) / dim_t  # [B, Q, 4, F]
+    return torch.stack((angles[..., 0::2].sin(), angles[..., 1::2].cos()), dim=4).flatten(2)
+
+
+def select_proposals(class_logits: Tensor, coords_unact: Tensor, num_queries: int) -> Tuple[Tensor, Tensor]:
+    """Top ``num_queries`` tokens by the logit of class 0 (official), in ``torch.topk`` order.
+
+    class_logits: [B, S, K]; coords_unact: [B, S, 4] -> (indices [B, Q], coords [B, Q, 4] detached).
+    """
+    indices = torch.topk(class_logits[..., 0], num_queries, dim=1)[1]
+    coords = torch.gather(coords_unact, 1, indices[..., None].expand(-1, -1, 4)).detach()
+    return indices, coords

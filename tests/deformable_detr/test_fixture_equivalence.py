@@ -1,0 +1,144 @@
+"""Deformable DETR equals the official implementation on the four tiny fixtures.
+
+Each official model is rebuilt with our modules, its weights loaded through our converter, and run
+on the fixture batch with the compiled CPU kernel ("auto") and with the PyTorch reference.
+Tolerances: 1e-4 on float32 model outputs and intermediates (brief; the fixture README expects
+~1e-6..1e-5 between implementations on one CPU build, and we measure <= 2e-6), 1e-6 on losses.
+Masks, shapes, matcher indices and top-k proposal indices must be identical.
+"""
+from functools import lru_cache
+
+import pytest
+import torch
+
+from deformable_detr.levels import encoder_reference_points
+from ops import kernel_available
+from tests.deformable_detr.tiny_models import VARIANTS, build_tiny_model, fixture, run_fixture_batch
+
+OUT_ATOL = 1e-4
+LOSS_ATOL = 1e-6
+MULTI_LEVEL = [v for v in VARIANTS if v != "single_scale"]
+REFINING = ["box_refine", "two_stage"]
+IMPLS = [
+    pytest.param("auto", marks=pytest.mark.skipif(
+        not kernel_available("cpu"), reason="needs the compiled op ops._C (python setup.py build_ext --inplace)")),
+    "reference",
+]
+
+
+@lru_cache(maxsize=None)
+def run(variant, impl):
+    model = build_tiny_model(variant, impl)
+    return model, run_fixture_batch(model, variant)
+
+
+def close(actual, expected, atol=OUT_ATOL, msg=None):
+    torch.testing.assert_close(actual, expected, atol=atol, rtol=0, msg=msg)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_level_masks_positions_and_flattening(variant):
+    model, result = run(variant, "reference")
+    inputs, inter = fixture(variant)["inputs"], fixture(variant)["intermediates"]
+    for (src, mask), expected_mask, expected_pos in zip(result["projected"], inputs["masks"], inputs["pos"]):
+        assert torch.equal(mask, expected_mask)
+        close(model.position_embedding(mask), expected_pos)
+    levels = result["transformer"].levels
+    assert torch.equal(levels.spatial_shapes, inter["transformer.spatial_shapes"])
+    assert torch.equal(levels.level_start_index, inter["transformer.level_start_index"])
+    assert torch.equal(levels.mask, inter["transformer.mask_flatten"])
+    close(levels.valid_ratios, inter["transformer.valid_ratios"])
+    tokens = inter["encoder.token_index"]
+    close(levels.src[:, tokens], inter["transformer.src_flatten@tok"])
+    references = encoder_reference_points(levels.spatial_shapes, levels.valid_ratios)
+    close(references[:, tokens], inter["encoder.reference_points@tok"])
+
+
+@pytest.mark.parametrize("variant", MULTI_LEVEL)
+def test_extra_level_comes_from_the_pixel_mask(variant):
+    """README: the stride-64 level of image 1 is fully valid although C5 has a padded row."""
+    model, result = run(variant, "reference")
+    inter = fixture(variant)["intermediates"]
+    src, mask = result["projected"][3]
+    assert torch.equal(mask, inter["extra_level.3.mask"])
+    assert not mask[1].any() and result["projected"][2][1][1].any()
+    close(src, inter["extra_level.3.src"])
+    close(model.position_embedding(mask), inter["extra_level.3.pos"])
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_encoder_memory_and_every_decoder_layer(variant, impl):
+    _, result = run(variant, impl)
+    inter = fixture(variant)["intermediates"]
+    transformer = result["transformer"]
+    tokens = inter["encoder.token_index"]
+    valid = ~transformer.levels.mask[:, tokens]  # README: padded tokens' memory is formula-sensitive
+    close(transformer.memory[:, tokens][valid], inter["encoder.memory@tok"][valid])
+    close(transformer.references[0], inter["transformer.out.init_reference"])
+    for layer, reference in enumerate(transformer.references[1:]):
+        close(reference, inter["transformer.out.inter_references"][layer])
+    for layer in range(len(transformer.references)):
+        close(transformer.hs[layer], inter[f"decoder.layers.{layer}.output"], msg=f"decoder layer {layer}")
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_outputs_of_every_layer(variant, impl):
+    _, result = run(variant, impl)
+    outputs, expected = result["outputs"], fixture(variant)["outputs"]
+    close(outputs["pred_logits"], expected["pred_logits"])
+    close(outputs["pred_boxes"], expected["pred_boxes"])
+    assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
+    for ours, theirs in zip(outputs["aux_outputs"], expected["aux_outputs"]):
+        close(ours["pred_logits"], theirs["pred_logits"])
+        close(ours["pred_boxes"], theirs["pred_boxes"])
+    assert ("enc_outputs" in outputs) == ("enc_outputs" in expected)
+
+
+@pytest.mark.parametrize("variant", REFINING)
+def test_refined_reference_is_the_layer_box(variant):
+    """README: with refinement, pred_boxes of layer i equal inter_references[i]."""
+    _, result = run(variant, "reference")
+    inter = fixture(variant)["intermediates"]["transformer.out.inter_references"]
+    close(result["outputs"]["pred_boxes"], inter[-1])
+    assert result["transformer"].references[1].shape[-1] == 4  # after layer 0 the reference is a box
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+def test_two_stage_proposals_queries_and_encoder_outputs(impl):
+    _, result = run("two_stage", impl)
+    inter = fixture("two_stage")["intermediates"]
+    transformer, expected = result["transformer"], fixture("two_stage")["outputs"]["enc_outputs"]
+    assert torch.equal(transformer.proposal_index, inter["two_stage.topk_proposals"])
+    close(transformer.enc_outputs["pred_logits"], expected["pred_logits"])
+    close(transformer.enc_outputs["pred_boxes"], expected["pred_boxes"])
+    assert torch.equal(result["outputs"]["enc_outputs"]["pred_logits"], transformer.enc_outputs["pred_logits"])
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_matcher_indices_and_losses(variant):
+    model, result = run(variant, "reference")
+    criterion, expected = fixture(variant)["criterion"], fixture(variant)["criterion"]["losses"]
+    with torch.no_grad():
+        indices = model.criterion.match(result["outputs"], criterion["targets"])
+        losses = model.criterion(result["outputs"], criterion["targets"])
+    stored = {"": criterion["indices"], "_0": criterion["indices_aux"][0]}
+    if "indices_enc" in criterion:
+        stored["_enc"] = criterion["indices_enc"]
+    assert set(indices) == set(stored)
+    for suffix, layer_indices in stored.items():
+        for (query, target), (exp_query, exp_target) in zip(indices[suffix], layer_indices):
+            assert torch.equal(query, exp_query) and torch.equal(target, exp_target), suffix
+    assert set(losses) == set(expected)
+    for name, value in expected.items():
+        close(losses[name], value, atol=LOSS_ATOL, msg=name)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_postprocessed_detections(variant):
+    _, result = run(variant, "reference")
+    for ours, theirs in zip(result["results"], fixture(variant)["postprocess"]):
+        close(ours.scores, theirs["scores"])
+        assert torch.equal(ours.pred_classes, theirs["labels"])
+        close(ours.pred_boxes.tensor, theirs["boxes"])
