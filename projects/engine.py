@@ -66,8 +66,9 @@ class Trainer(DefaultTrainer):
         try:
             return super().train()
         except KeyboardInterrupt:
-            # keep the progress: --resume restarts from this checkpoint (the interrupted step is redone)
-            iteration = max(self.iter - 1, 0)
+            # keep the progress: --resume restarts from this checkpoint and redoes the interrupted step.
+            # The trainer's own state (a checkpointable) records ``self.iter`` as the last completed one.
             logger.warning("Training interrupted at iteration %d; saving model_interrupted.pth", self.iter)
-            self.checkpointer.save("model_interrupted", iteration=iteration)
+            self.iter -= 1
+            self.checkpointer.save("model_interrupted", iteration=self.iter)
             raise
