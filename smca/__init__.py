@@ -42,8 +42,8 @@ open: centres and grids of all levels are in stride-32 cell units, so one head's
 same image region on every scale (the official zip instead multiplies distances by 0.5/1/2 per
 scale); scale weights are per query, from the same prior features as offsets and scales; a learned
 level embedding is added to each level's positional encoding (as the official zip does); the
-stride-64 level is a 3x3 stride-2 convolution of res5 (official zip's ``input_proj_2048_3``) with
-the nearest-resized res5 mask.
+stride-64 level is a 3x3 stride-2 convolution of res5 (official zip's ``input_proj_2048_3``); its
+mask is the nearest resize of the pixel mask like every level (the zip resizes the res5 mask).
 """
 from .config import add_smca_config
 from .convert import convert_smca_state_dict, describe_official_smca

@@ -63,20 +63,21 @@ class SMCABase(DETRBase):
             "aux_loss": detr.DEEP_SUPERVISION,
         }
 
-    def input_levels(self, levels):
-        """Backbone levels -> (projected features [[B, C, H_l, W_l]], masks [[B, H_l, W_l]], strides)."""
+    def input_levels(self, levels, pixel_mask):
+        """Backbone levels (+ the pixel mask [B, H, W], True = padding) -> (projected features
+        [[B, C, H_l, W_l]], masks [[B, H_l, W_l]], strides)."""
         raise NotImplementedError
 
-    def run_transformer(self, levels, image_sizes):
+    def run_transformer(self, levels, image_sizes, pixel_mask):
         """The transformer's output dict (see SMCATransformer.forward) for the backbone levels."""
-        srcs, masks, strides = self.input_levels(levels)
+        srcs, masks, strides = self.input_levels(levels, pixel_mask)
         pos = [self.position_embedding(mask, dtype=src.dtype) for src, mask in zip(srcs, masks)]
         image_wh = image_sizes.flip(-1)  # (h, w) -> (w, h): the prior works in (x, y)
         return self.transformer(srcs, masks, pos, strides, self.query_embed.weight, image_wh)
 
-    def predict(self, levels, image_sizes):
-        """levels: [(feature, mask)]; image_sizes: [B, 2] (h, w) -> outputs dict (see DETRBase)."""
-        out = self.run_transformer(levels, image_sizes)
+    def predict(self, levels, image_sizes, pixel_mask):
+        """levels: [(feature, mask)]; image_sizes: [B, 2] (h, w); pixel_mask: [B, H, W] -> outputs (see DETRBase)."""
+        out = self.run_transformer(levels, image_sizes, pixel_mask)
         return self.heads(out["hs"], out["center_logits"])
 
     def heads(self, hs, center_logits):

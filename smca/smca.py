@@ -31,6 +31,6 @@ class SMCA(SMCABase):
         )
         return args
 
-    def input_levels(self, levels):
+    def input_levels(self, levels, pixel_mask):
         feature, mask = levels[-1]
         return [self.input_proj(feature)], [mask], [self.backbone.strides[-1]]

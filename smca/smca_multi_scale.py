@@ -16,8 +16,8 @@ class SMCAMultiScale(SMCABase):
     ``extra_levels`` 3x3 stride-2 convolutions, the first on the raw last backbone level
     (official multi-scale zip's stride-64 input, like Deformable DETR's extra level).
 
-    The extra level's padding mask is the nearest-neighbour resize of the previous level's mask
-    (official zip rule; same nearest rule as ``downsample_mask``).
+    The extra level's padding mask is the nearest-neighbour resize of the pixel mask, the rule of every
+    other level (``downsample_mask``); the official zip resizes the stride-32 mask instead.
     """
 
     @configurable
@@ -32,9 +32,9 @@ class SMCAMultiScale(SMCABase):
         )
         last = self.backbone.strides[-1]
         self.strides = list(self.backbone.strides) + [last * 2 ** (i + 1) for i in range(extra_levels)]
-        if len(self.strides) != self.transformer.decoder.layers[0].multihead_attn.num_levels:
-            raise ValueError(f"the transformer expects {self.transformer.decoder.layers[0].multihead_attn.num_levels} "
-                             f"levels but the backbone and extra levels give {len(self.strides)}")
+        if len(self.strides) != self.transformer.num_levels:
+            raise ValueError(f"the transformer expects {self.transformer.num_levels} levels but the backbone "
+                             f"and extra levels give {len(self.strides)}")
 
     @classmethod
     def from_config(cls, cfg):
@@ -51,12 +51,12 @@ class SMCAMultiScale(SMCABase):
         )
         return args
 
-    def input_levels(self, levels):
+    def input_levels(self, levels, pixel_mask):
         srcs = [proj(feature) for proj, (feature, _) in zip(self.input_proj, levels)]
         masks = [mask for _, mask in levels]
         extra = levels[-1][0]
         for conv in self.extra_proj:
             extra = conv(extra)
             srcs.append(extra)
-            masks.append(downsample_mask(masks[-1], extra.shape[-2:]))
+            masks.append(downsample_mask(pixel_mask, extra.shape[-2:]))
         return srcs, masks, self.strides

@@ -24,6 +24,7 @@ class SMCATransformer(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
         self.d_model = d_model
+        self.num_levels = num_levels
         self.level_embed = nn.Parameter(torch.empty(num_levels, d_model)) if num_levels > 1 else None
         self._reset_parameters()
 

@@ -13,9 +13,9 @@ from detectron2.modeling import build_model
 from projects.checkpoint import check_conversion
 from smca import add_smca_config, convert_smca_state_dict
 from tests.fixture_utils import load_fixture
-from tests.model_utils import count_parameters, image_batch, official_key_shapes, shape_only_state_dict
+from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
 
-from .tiny_models import VARIANTS, build_tiny_official_smca
+from .tiny_models import VARIANTS, build_tiny_official_smca, run_fixture_batch
 
 OUT_ATOL = 1e-4
 LOSS_ATOL = 1e-6
@@ -27,27 +27,6 @@ def case(request):
     fixture = load_fixture("smca", request.param)
     model = build_tiny_official_smca(fixture, VARIANTS[request.param])
     return request.param, fixture, model, run_fixture_batch(model, fixture)
-
-
-def run_fixture_batch(model, fixture):
-    """Forward the fixture batch; capture every decoder layer's output (before the shared norm)."""
-    images, pixel_mask = model.preprocess_image(image_batch(fixture["inputs"]["image_sizes"].tolist()))
-    image_sizes = torch.as_tensor(images.image_sizes)
-    layer_outputs = []
-    hooks = [layer.register_forward_hook(lambda _m, _i, out: layer_outputs.append(out[0]))
-             for layer in model.transformer.decoder.layers]
-    offsets = []
-    hooks += [layer.prior.offset_head.register_forward_hook(lambda _m, _i, out: offsets.append(out))
-              for layer in model.transformer.decoder.layers]
-    with torch.no_grad():
-        levels = model.backbone(images.tensor, pixel_mask)
-        transformer_out = model.run_transformer(levels, image_sizes)
-        outputs = model.heads(transformer_out["hs"], transformer_out["center_logits"])
-        results = model.inference(outputs, image_sizes)
-    for hook in hooks:
-        hook.remove()
-    return {"pixel_mask": pixel_mask, "levels": levels, "image_sizes": image_sizes, "transformer": transformer_out,
-            "layer_outputs": layer_outputs, "offsets": offsets, "outputs": outputs, "results": results}
 
 
 def close(actual, expected, atol=OUT_ATOL, msg=""):

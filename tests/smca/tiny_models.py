@@ -8,7 +8,7 @@ from projects.checkpoint import check_conversion
 from projects.criterion_builder import build_criterion
 from projects.position_encoding import PositionEmbeddingSine
 from smca import SMCA, SMCAMultiScale, add_smca_config, build_smca_transformer, convert_smca_state_dict
-from tests.model_utils import StubBackbone
+from tests.model_utils import StubBackbone, image_batch
 
 # official dynamic_scale type -> MODEL.SMCA.SCALE_MODE
 VARIANTS = {"single_scale_type1": "fixed", "single_scale_type2": "single", "single_scale_type3": "independent"}
@@ -49,6 +49,27 @@ def build_tiny_official_smca(fixture, scale_mode):
     check_conversion(model.state_dict(), state, ignore=[r"^backbone\."])
     model.load_state_dict(state, strict=False)
     return model.eval()
+
+
+def run_fixture_batch(model, fixture):
+    """Forward the fixture batch; capture every decoder layer's output (before the shared norm)."""
+    images, pixel_mask = model.preprocess_image(image_batch(fixture["inputs"]["image_sizes"].tolist()))
+    image_sizes = torch.as_tensor(images.image_sizes)
+    layer_outputs = []
+    hooks = [layer.register_forward_hook(lambda _m, _i, out: layer_outputs.append(out[0]))
+             for layer in model.transformer.decoder.layers]
+    offsets = []
+    hooks += [layer.prior.offset_head.register_forward_hook(lambda _m, _i, out: offsets.append(out))
+              for layer in model.transformer.decoder.layers]
+    with torch.no_grad():
+        levels = model.backbone(images.tensor, pixel_mask)
+        transformer_out = model.run_transformer(levels, image_sizes, pixel_mask)
+        outputs = model.heads(transformer_out["hs"], transformer_out["center_logits"])
+        results = model.inference(outputs, image_sizes)
+    for hook in hooks:
+        hook.remove()
+    return {"pixel_mask": pixel_mask, "levels": levels, "image_sizes": image_sizes, "transformer": transformer_out,
+            "layer_outputs": layer_outputs, "offsets": offsets, "outputs": outputs, "results": results}
 
 
 def random_levels(batch=2, channels=(32, 64), sizes=((10, 12), (5, 6)), seed=0):
