@@ -116,9 +116,10 @@ def test_two_stage_proposals_queries_and_encoder_outputs(impl):
     assert torch.equal(result["outputs"]["enc_outputs"]["pred_logits"], transformer.enc_outputs["pred_logits"])
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_matcher_indices_and_losses(variant):
-    model, result = run(variant, "reference")
+def test_matcher_indices_and_losses(variant, impl):
+    model, result = run(variant, impl)
     criterion, expected = fixture(variant)["criterion"], fixture(variant)["criterion"]["losses"]
     with torch.no_grad():
         indices = model.criterion.match(result["outputs"], criterion["targets"])
@@ -135,9 +136,10 @@ def test_matcher_indices_and_losses(variant):
         close(losses[name], value, atol=LOSS_ATOL, msg=name)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("variant", VARIANTS)
-def test_postprocessed_detections(variant):
-    _, result = run(variant, "reference")
+def test_postprocessed_detections(variant, impl):
+    _, result = run(variant, impl)
     for ours, theirs in zip(result["results"], fixture(variant)["postprocess"]):
         close(ours.scores, theirs["scores"])
         assert torch.equal(ours.pred_classes, theirs["labels"])
