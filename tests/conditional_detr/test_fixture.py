@@ -1,0 +1,178 @@
+"""Conditional DETR equals the official implementation on the tiny fixture (weights through our converter).
+
+Tolerances: 1e-4 on float32 model outputs and intermediates (project rule; measured differences are
+~1e-6, float32 summation order), 1e-6 on losses (project rule), exact for masks and matcher indices.
+"""
+import pytest
+import torch
+
+from detectron2.config import get_cfg
+from detectron2.modeling import build_model
+
+from conditional_detr import NotConditionalDETRError, add_conditional_detr_config, convert_conditional_detr_state_dict
+from projects.checkpoint import check_conversion
+from tests.conditional_detr.fixture_model import build_fixture_model, load_conditional_fixture, run_fixture_batch
+from tests.fixture_utils import load_fixture
+from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
+
+OUT_ATOL = 1e-4
+LOSS_ATOL = 1e-6
+
+
+@pytest.fixture(scope="module")
+def fixture():
+    return load_conditional_fixture()
+
+
+@pytest.fixture(scope="module")
+def model(fixture):
+    model = build_fixture_model(fixture)
+    state = {k: v.float() for k, v in convert_conditional_detr_state_dict(fixture["state_dict"]).items()}
+    check_conversion(model.state_dict(), state, ignore=[r"^backbone\."])  # the stub backbone has no weights
+    model.load_state_dict(state, strict=False)
+    return model.eval()
+
+
+def capture_intermediates(model, fixture):
+    """Run the fixture batch with hooks; returns our tensors under the fixture's intermediate names."""
+    captured = {}
+    transformer = model.transformer
+    decoder = transformer.decoder
+
+    def keep(name):
+        return lambda module, inputs, output: captured.__setitem__(name, output)
+
+    hooks = [
+        transformer.encoder.register_forward_hook(keep("encoder.memory")),
+        decoder.ref_point_head.register_forward_hook(keep("decoder.ref_point_head.out")),
+        decoder.query_scale.register_forward_hook(keep("decoder.layer1.query_scale.out")),
+        decoder.register_forward_hook(keep("decoder")),
+    ]
+    for index, layer in enumerate(decoder.layers):
+        prefix = f"decoder.layer{index}."
+        hooks.append(layer.register_forward_pre_hook(
+            lambda module, args, name=prefix + "query_sine_embed": captured.__setitem__(name, args[5])))
+        hooks.append(layer.ca_qpos_sine_proj.register_forward_hook(keep(prefix + "ca_qpos_sine_proj.out")))
+        hooks.append(layer.cross_attn.register_forward_hook(
+            lambda module, args, kwargs, output, name=prefix + "cross_attn.weights_mean_over_heads":
+            captured.__setitem__(name, module.attention_probs(args[0], args[1], kwargs["key_padding_mask"]).mean(1)),
+            with_kwargs=True))
+        hooks.append(layer.register_forward_hook(keep(prefix + "out")))
+    try:
+        run = run_fixture_batch(model, fixture)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    captured["decoder.hs"], captured["decoder.reference_points"] = captured.pop("decoder")
+    return captured, run
+
+
+@pytest.fixture(scope="module")
+def traced(model, fixture):
+    return capture_intermediates(model, fixture)
+
+
+def test_pixel_and_level_masks_and_positions(traced, fixture, model):
+    _, run = traced
+    inputs = fixture["inputs"]
+    assert torch.equal(run["pixel_mask"], inputs["pixel_mask"])
+    mask = run["levels"][0][1]
+    assert torch.equal(mask, inputs["masks"][0])
+    torch.testing.assert_close(model.position_embedding(mask), inputs["pos"][0], atol=1e-5, rtol=0)
+
+
+SEQ_FIRST = ["encoder.memory", "decoder.ref_point_head.out", "decoder.layer1.query_scale.out"] + [
+    f"decoder.layer{i}.{name}" for i in (0, 1) for name in ("query_sine_embed", "ca_qpos_sine_proj.out", "out")]
+BATCH_FIRST = ["decoder.reference_points", "decoder.hs", "decoder.layer0.cross_attn.weights_mean_over_heads",
+               "decoder.layer1.cross_attn.weights_mean_over_heads"]
+
+
+@pytest.mark.parametrize("name", SEQ_FIRST + BATCH_FIRST)
+def test_intermediates(traced, fixture, name):
+    """Every stored intermediate: encoder memory, reference points, per-layer spatial queries, lambda_q,
+    attention maps, raw layer outputs and the normalised decoder states."""
+    ours = traced[0][name]
+    expected = fixture["intermediates"][name]
+    if name in SEQ_FIRST:  # official layout [len, B, C]; ours is batch-first
+        ours = ours.transpose(0, 1)
+    torch.testing.assert_close(ours, expected, atol=OUT_ATOL, rtol=0)
+
+
+def test_layer1_spatial_query_is_scaled_embedding(traced):
+    """Paper eq. 3: layer 1's p_s * lambda_q equals layer 0's p_s times query_scale(layer-0 output)."""
+    captured = traced[0]
+    expected = captured["decoder.layer0.query_sine_embed"] * captured["decoder.layer1.query_scale.out"]
+    torch.testing.assert_close(captured["decoder.layer1.query_sine_embed"], expected, atol=0, rtol=0)
+
+
+def test_outputs_every_decoder_layer(traced, fixture):
+    outputs, expected = traced[1]["outputs"], fixture["outputs"]
+    layers = [(outputs, expected)] + list(zip(outputs["aux_outputs"], expected["aux_outputs"]))
+    assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
+    for ours, theirs in layers:
+        torch.testing.assert_close(ours["pred_logits"], theirs["pred_logits"], atol=OUT_ATOL, rtol=0)
+        torch.testing.assert_close(ours["pred_boxes"], theirs["pred_boxes"], atol=OUT_ATOL, rtol=0)
+
+
+def test_matcher_indices_and_losses(traced, fixture, model):
+    criterion_data = fixture["criterion"]
+    outputs = traced[1]["outputs"]
+    with torch.no_grad():
+        indices = model.criterion.matcher(outputs, criterion_data["targets"])
+        losses = model.criterion(outputs, criterion_data["targets"])
+    for (query, target), (expected_query, expected_target) in zip(indices, criterion_data["indices"]):
+        assert torch.equal(query, expected_query) and torch.equal(target, expected_target)
+    assert set(losses) == set(criterion_data["losses"])
+    for name, value in criterion_data["losses"].items():
+        torch.testing.assert_close(losses[name], value, atol=LOSS_ATOL, rtol=0, msg=name)
+    assert model.criterion.weight_dict == criterion_data["weight_dict"]
+
+
+def test_postprocess(traced, fixture):
+    for ours, theirs in zip(traced[1]["results"], fixture["postprocess"]):
+        torch.testing.assert_close(ours.scores, theirs["scores"], atol=OUT_ATOL, rtol=0)
+        assert torch.equal(ours.pred_classes, theirs["labels"])
+        torch.testing.assert_close(ours.pred_boxes.tensor, theirs["boxes"], atol=OUT_ATOL, rtol=0)
+
+
+def full_size_model(config_file):
+    """The full-size model of a config with the official 91-logit head (COCO ids 0..90)."""
+    cfg = get_cfg()
+    add_conditional_detr_config(cfg)
+    cfg.merge_from_file(config_file)
+    cfg.merge_from_list(["MODEL.DETR.NUM_CLASSES", "91", "MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
+    return build_model(cfg)
+
+
+@pytest.mark.parametrize("config_file", ["configs/conditional_detr/conditional_detr_r50_50ep.yaml",
+                                         "configs/conditional_detr/conditional_detr_dc5_r50_50ep.yaml"])
+def test_full_size_conversion_is_complete(config_file):
+    """Every official R50 key is consumed, every model entry filled, shapes equal, parameter counts equal.
+
+    The official DC5 model has the same keys and shapes as R50 (fixture README), so one key list serves both.
+    """
+    key_shapes, info = official_key_shapes("conditional_detr", "r50")
+    assert len(key_shapes) == info["num_state_dict_entries"] == 564
+    model = full_size_model(config_file)
+    converted = convert_conditional_detr_state_dict(shape_only_state_dict(key_shapes))
+    check_conversion(model.state_dict(), converted)
+    assert count_parameters(model) == info["num_params"] == 43_418_401
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert trainable == info["num_params_trainable_as_main_py_counts"]
+
+
+def test_coco_class_reduction(fixture):
+    official = fixture["state_dict"]
+    converted = convert_conditional_detr_state_dict(official, coco_to_contiguous=True)
+    weight, bias = converted["class_embed.weight"], converted["class_embed.bias"]
+    assert weight.shape[0] == bias.shape[0] == 80  # sigmoid head: no no-object row
+    assert torch.equal(weight[0], official["class_embed.weight"][1])  # person = COCO id 1
+    assert torch.equal(bias[-1], official["class_embed.bias"][90])  # toothbrush = COCO id 90
+
+
+@pytest.mark.parametrize("method,variant,family", [("detr", "r50", "DETR"),
+                                                   ("deformable_detr", "single_scale", "Deformable DETR"),
+                                                   ("smca", "single_scale_type1", "SMCA")])
+def test_other_checkpoints_are_rejected(method, variant, family):
+    with pytest.raises(NotConditionalDETRError, match=f"looks like a {family} checkpoint"):
+        convert_conditional_detr_state_dict(load_fixture(method, variant)["state_dict"])
