@@ -14,12 +14,13 @@ from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
 from detectron2.utils import comm
 
+from conditional_detr import add_conditional_detr_config
 from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
 from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
 from projects.engine import Trainer
 
-METHOD_CONFIGS = [add_detr_config, add_deformable_detr_config]
+METHOD_CONFIGS = [add_detr_config, add_deformable_detr_config, add_conditional_detr_config]
 
 
 def setup(args):
