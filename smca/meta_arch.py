@@ -52,9 +52,11 @@ class SMCABase(DETRBase):
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
         if detr.CLASS_LOSS != "focal":
-            raise ValueError(f"SMCA uses sigmoid focal loss: set MODEL.DETR.CLASS_LOSS 'focal', got {detr.CLASS_LOSS!r}")
+            raise ValueError(f"SMCA uses sigmoid focal loss: set MODEL.DETR.CLASS_LOSS 'focal', "
+                             f"got {detr.CLASS_LOSS!r}")
         if detr.PRE_NORM:
-            raise ValueError("SMCA is post-norm only (the official pre-norm path crashes): set MODEL.DETR.PRE_NORM False")
+            raise ValueError("SMCA is post-norm only (the official pre-norm path crashes): "
+                             "set MODEL.DETR.PRE_NORM False")
         return {
             **super().from_config(cfg),
             "position_embedding": build_position_encoding(detr.POSITION_EMBEDDING, detr.HIDDEN_DIM),

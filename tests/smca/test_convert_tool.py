@@ -14,6 +14,7 @@ from .tiny_models import build_tiny_official_smca, run_fixture_batch
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT_ATOL = 1e-4  # float32 model outputs (project rule)
+QUICKSTART = str(ROOT / "configs" / "quickstart" / "smca_single_scale_embedded.yaml")
 # the tiny official model (fixture args) on a ResNet-18 trunk, as a Detectron2 config
 TINY_OPTS = ["MODEL.RESNETS.NORM", "FrozenBN", "MODEL.DETR.HIDDEN_DIM", 256, "MODEL.DETR.NHEADS", 8,
              "MODEL.DETR.ENC_LAYERS", 1, "MODEL.DETR.DEC_LAYERS", 2, "MODEL.DETR.DIM_FEEDFORWARD", 64,
@@ -62,8 +63,8 @@ def test_output_reproduces_the_official_outputs(tool, fixture, tmp_path):
 
 def test_default_reduces_to_80_classes_and_fills_a_config_model(tool, fixture, tmp_path):
     source = save_official(tmp_path / "official.pth", with_resnet18_trunk(fixture["state_dict"]))
-    converted = tool.main([source, str(tmp_path / "d2.pth"), "--config-file",
-                           "configs/quickstart/smca_single_scale_embedded.yaml", "--opts", *map(str, TINY_OPTS)])
+    converted = tool.main([source, str(tmp_path / "d2.pth"), "--config-file", QUICKSTART,
+                           "--opts", *map(str, TINY_OPTS)])
     weight = converted["class_embed.weight"]
     assert weight.shape == (80, 256)
     assert torch.equal(weight[0], fixture["state_dict"]["class_embed.weight"][1])  # person = COCO id 1
@@ -73,7 +74,7 @@ def test_default_reduces_to_80_classes_and_fills_a_config_model(tool, fixture, t
 def test_config_mismatch_names_the_needed_keys(tool, fixture, tmp_path, capsys):
     source = save_official(tmp_path / "official.pth", with_resnet18_trunk(fixture["state_dict"]))
     with pytest.raises(SystemExit):
-        tool.main([source, str(tmp_path / "d2.pth"), "--config-file", "configs/quickstart/smca_single_scale_embedded.yaml",
+        tool.main([source, str(tmp_path / "d2.pth"), "--config-file", QUICKSTART,
                    "--opts", *map(str, TINY_OPTS), "MODEL.SMCA.SCALE_MODE", "single"])
     message = capsys.readouterr().err
     assert "shape mismatches" in message and "MODEL.SMCA.SCALE_MODE independent" in message

@@ -17,7 +17,7 @@ from smca.encoder import SMCAEncoder
 from smca.spatial_prior import GaussianPrior, level_axes
 from tests.model_utils import count_parameters, image_batch
 
-from .tiny_models import build_small_multi_scale
+from .tiny_models import CONFIGS, build_small_multi_scale
 
 SUM_ATOL = 1e-6
 
@@ -168,7 +168,8 @@ def test_gradient_reaches_every_block():
     assert no_gradient == {"transformer.decoder.layers.0.self_attn.in_proj_weight",
                            "transformer.decoder.layers.0.self_attn.out_proj.weight",
                            "transformer.decoder.layers.0.norm1.weight"}
-    blocks = {name.split(".")[3] for name, _ in model.named_parameters() if name.startswith("transformer.encoder.layers.")}
+    prefix = "transformer.encoder.layers."
+    blocks = {name.split(".")[3] for name, _ in model.named_parameters() if name.startswith(prefix)}
     assert blocks == {"0", "1", "2", "3", "4"}
 
 
@@ -188,7 +189,7 @@ def test_head_shared_prior_has_one_centre_and_scale_for_all_heads():
 def full_size_trainable(**smca_overrides):
     cfg = get_cfg()
     add_smca_config(cfg)
-    cfg.merge_from_file("configs/smca/smca_multi_scale_r50_50ep.yaml")
+    cfg.merge_from_file(str(CONFIGS / "smca" / "smca_multi_scale_r50_50ep.yaml"))
     cfg.MODEL.DEVICE = "cpu"
     for key, value in smca_overrides.items():
         setattr(cfg.MODEL.SMCA, key, value)

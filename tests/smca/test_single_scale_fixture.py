@@ -15,7 +15,7 @@ from smca import add_smca_config, convert_smca_state_dict
 from tests.fixture_utils import load_fixture
 from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
 
-from .tiny_models import VARIANTS, build_tiny_official_smca, run_fixture_batch
+from .tiny_models import CONFIGS, VARIANTS, build_tiny_official_smca, run_fixture_batch
 
 OUT_ATOL = 1e-4
 LOSS_ATOL = 1e-6
@@ -115,7 +115,7 @@ def test_full_size_conversion_is_complete(variant):
     key_shapes, info = official_key_shapes("smca", variant)
     cfg = get_cfg()
     add_smca_config(cfg)
-    cfg.merge_from_file("configs/smca/smca_single_scale_r50_50ep.yaml")
+    cfg.merge_from_file(str(CONFIGS / "smca" / "smca_single_scale_r50_50ep.yaml"))
     cfg.MODEL.DETR.NUM_CLASSES = 92  # official head: COCO ids 0..90 + no-object column
     cfg.MODEL.SMCA.SCALE_MODE = VARIANTS[variant]
     cfg.MODEL.DEVICE = "cpu"

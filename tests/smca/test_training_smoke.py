@@ -17,8 +17,10 @@ from projects.data.embedded_dataset import annotation_file, image_folder
 from projects.solver import build_detr_optimizer
 from smca import add_smca_config
 
-SINGLE = "configs/quickstart/smca_single_scale_embedded.yaml"
-MULTI = "configs/quickstart/smca_multi_scale_embedded.yaml"
+from .tiny_models import CONFIGS
+
+SINGLE = str(CONFIGS / "quickstart" / "smca_single_scale_embedded.yaml")
+MULTI = str(CONFIGS / "quickstart" / "smca_multi_scale_embedded.yaml")
 TINY = ["MODEL.DETR.HIDDEN_DIM", 32, "MODEL.DETR.NHEADS", 4, "MODEL.DETR.DIM_FEEDFORWARD", 64,
         "MODEL.DETR.NUM_OBJECT_QUERIES", 10, "MODEL.DETR.NUM_TOPK_TEST", 20, "INPUT.MIN_SIZE_TRAIN", (128,),
         "INPUT.MAX_SIZE_TRAIN", 160, "INPUT.MIN_SIZE_TEST", 128, "INPUT.MAX_SIZE_TEST", 160]

@@ -1,4 +1,6 @@
 """Builders shared by the SMCA tests: the tiny official fixture model and small multi-scale models."""
+from pathlib import Path
+
 import torch
 
 from detectron2.config import get_cfg
@@ -10,6 +12,7 @@ from projects.position_encoding import PositionEmbeddingSine
 from smca import SMCA, SMCAMultiScale, add_smca_config, build_smca_transformer, convert_smca_state_dict
 from tests.model_utils import StubBackbone, image_batch
 
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 # official dynamic_scale type -> MODEL.SMCA.SCALE_MODE
 VARIANTS = {"single_scale_type1": "fixed", "single_scale_type2": "single", "single_scale_type3": "independent"}
 PIXEL_STATS = {"pixel_mean": [123.675, 116.28, 103.53], "pixel_std": [58.395, 57.12, 57.375]}
@@ -23,7 +26,8 @@ def criterion_cfg(args, num_classes):
     detr.NUM_CLASSES = num_classes
     detr.CLASS_LOSS = "focal"
     detr.DEC_LAYERS = args["dec_layers"]
-    detr.COST_CLASS, detr.COST_BBOX, detr.COST_GIOU = args["set_cost_class"], args["set_cost_bbox"], args["set_cost_giou"]
+    detr.COST_CLASS, detr.COST_BBOX = args["set_cost_class"], args["set_cost_bbox"]
+    detr.COST_GIOU = args["set_cost_giou"]
     detr.CLASS_WEIGHT = 2.0  # official build(): hard-coded loss_ce weight 2
     detr.L1_WEIGHT, detr.GIOU_WEIGHT = args["bbox_loss_coef"], args["giou_loss_coef"]
     return cfg
