@@ -1,8 +1,9 @@
 """Detectron2 training/evaluation glue shared by every DETR-family method.
 
 ``Trainer`` is a DefaultTrainer with the DETR dataset mapper, the official optimizer groups and
-full-model clipping, COCOEvaluator, up-front checks of the config against the datasets, and a
-checkpoint written when training is interrupted (so ``--resume`` loses nothing).
+full-model clipping, COCOEvaluator, up-front checks of the config against the datasets, a
+checkpoint written when training is interrupted (so ``--resume`` loses nothing), and
+``OUTPUT_DIR/training_curves.png`` (losses and AP) refreshed during and after training.
 """
 import logging
 import os
@@ -11,7 +12,10 @@ from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_tes
 from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator
 
+from detectron2.utils import comm
+
 from .data import DetrDatasetMapper, check_dataset_paths
+from .plotting import TrainingCurvesHook
 from .solver import build_detr_optimizer
 
 logger = logging.getLogger(__name__)
@@ -44,6 +48,12 @@ class Trainer(DefaultTrainer):
     def __init__(self, cfg):
         check_config_against_datasets(cfg)
         super().__init__(cfg)
+
+    def build_hooks(self):
+        hooks = super().build_hooks()
+        if comm.is_main_process():  # after the writers, so the plot sees the latest metrics
+            hooks.append(TrainingCurvesHook(self.cfg.OUTPUT_DIR, self.cfg.TEST.EVAL_PERIOD or 1000))
+        return hooks
 
     @classmethod
     def build_optimizer(cls, cfg, model):

@@ -40,6 +40,12 @@ def test_training_logs_finite_losses(trained):
     assert "class_error" in trainer.storage.histories()  # log-only metrics reach the event storage
 
 
+def test_training_curves_png_is_written(trained):
+    cfg, _ = trained
+    png = Path(cfg.OUTPUT_DIR) / "training_curves.png"
+    assert png.is_file() and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_evaluation_reports_coco_metrics(trained):
     _, trainer = trained
     results = trainer._last_eval_results["bbox"]
