@@ -19,8 +19,9 @@ from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
 from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
 from projects.engine import Trainer
+from smca import add_smca_config
 
-METHOD_CONFIGS = [add_detr_config, add_deformable_detr_config, add_conditional_detr_config]
+METHOD_CONFIGS = [add_detr_config, add_deformable_detr_config, add_conditional_detr_config, add_smca_config]
 
 
 def setup(args):
