@@ -4,6 +4,7 @@ from torch import nn
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
+from projects.config import require_class_loss
 from projects.criterion_builder import build_criterion
 from projects.meta_arch import DETRBase, pack_outputs
 from projects.position_encoding import build_position_encoding
@@ -64,9 +65,7 @@ class DeformableDETR(DETRBase):
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
         options = cfg.MODEL.DEFORMABLE_DETR
-        if detr.CLASS_LOSS != "focal":
-            raise ValueError(f"Deformable DETR classifies with sigmoid focal loss: MODEL.DETR.CLASS_LOSS must be "
-                             f"'focal', got {detr.CLASS_LOSS!r}")
+        require_class_loss(cfg, "focal", "Deformable DETR")
         return {
             **super().from_config(cfg),
             "criterion": build_criterion(cfg, two_stage=options.TWO_STAGE),

@@ -1,16 +1,12 @@
 """Class and box heads of Deformable DETR: shared across decoder layers, or one per layer (refinement)."""
-import math
 from typing import List, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from projects.layers import MLP, clone_modules
+from projects.layers import MLP, clone_modules, init_focal_class_bias
 
 from .boxes import refine_reference
-
-PRIOR_PROB = 0.01  # focal-loss prior of the class bias (official)
-
 
 def build_heads(hidden_dim: int, num_classes: int, num_heads: int, shared: bool,
                 two_stage: bool = False) -> Tuple[nn.ModuleList, nn.ModuleList]:
@@ -23,7 +19,7 @@ def build_heads(hidden_dim: int, num_classes: int, num_heads: int, shared: bool,
     every head in two-stage (its proposals already carry the size).
     """
     class_head = nn.Linear(hidden_dim, num_classes)
-    nn.init.constant_(class_head.bias, -math.log((1 - PRIOR_PROB) / PRIOR_PROB))
+    init_focal_class_bias(class_head)
     box_head = MLP(hidden_dim, hidden_dim, 4, 3)
     nn.init.zeros_(box_head.layers[-1].weight)
     nn.init.zeros_(box_head.layers[-1].bias)

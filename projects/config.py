@@ -45,3 +45,11 @@ def add_detr_config(cfg):
     cfg.SOLVER.LINEAR_PROJ_NAMES = []
     cfg.SOLVER.LINEAR_PROJ_MULTIPLIER = 0.1
     add_detr_data_config(cfg)
+
+
+def require_class_loss(cfg, expected, method):
+    """Raise a ValueError naming the key when MODEL.DETR.CLASS_LOSS is not what ``method`` trains with."""
+    found = cfg.MODEL.DETR.CLASS_LOSS
+    if found != expected:
+        raise ValueError(f"{method} is trained with the {expected!r} class loss: set MODEL.DETR.CLASS_LOSS "
+                         f"{expected!r}, got {found!r}")

@@ -1,19 +1,16 @@
 """What single- and multi-scale SMCA share: query embedding, class head, centre-prior box head."""
-import math
 
 import torch
 from torch import nn
 
 from detectron2.config import configurable
 
-from projects.layers import MLP
+from projects.config import require_class_loss
+from projects.layers import MLP, init_focal_class_bias
 from projects.meta_arch import DETRBase, pack_outputs
 from projects.position_encoding import build_position_encoding
 
 from .transformer import SMCATransformer, build_smca_transformer
-
-CLASS_PRIOR_PROB = 0.01  # official: class bias = -log((1 - p) / p)
-
 
 def smca_transformer_from_config(cfg, unit_stride, num_levels, encoder_blocks):
     """build_smca_transformer with MODEL.DETR / MODEL.SMCA settings."""
@@ -44,16 +41,14 @@ class SMCABase(DETRBase):
         self.position_embedding = position_embedding
         self.query_embed = nn.Embedding(num_queries, hidden_dim)
         self.class_embed = nn.Linear(hidden_dim, num_classes)
-        nn.init.constant_(self.class_embed.bias, -math.log((1 - CLASS_PRIOR_PROB) / CLASS_PRIOR_PROB))
+        init_focal_class_bias(self.class_embed)
         self.bbox_embed = MLP(hidden_dim, hidden_dim, 4, 3)
         self.aux_loss = aux_loss
 
     @classmethod
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
-        if detr.CLASS_LOSS != "focal":
-            raise ValueError(f"SMCA uses sigmoid focal loss: set MODEL.DETR.CLASS_LOSS 'focal', "
-                             f"got {detr.CLASS_LOSS!r}")
+        require_class_loss(cfg, "focal", "SMCA")
         if detr.PRE_NORM:
             raise ValueError("SMCA is post-norm only (the official pre-norm path crashes): "
                              "set MODEL.DETR.PRE_NORM False")

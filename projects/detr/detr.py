@@ -4,6 +4,7 @@ from torch import nn
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
+from ..config import require_class_loss
 from ..layers import MLP
 from ..meta_arch import DETRBase, pack_outputs
 from ..position_encoding import build_position_encoding
@@ -37,9 +38,7 @@ class DETR(DETRBase):
     @classmethod
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
-        if detr.CLASS_LOSS != "softmax":
-            raise ValueError(f"DETR predicts a no-object class: MODEL.DETR.CLASS_LOSS must be 'softmax', "
-                             f"got {detr.CLASS_LOSS!r}")
+        require_class_loss(cfg, "softmax", "DETR (it predicts a no-object class)")
         transformer = Transformer(
             d_model=detr.HIDDEN_DIM, nhead=detr.NHEADS, num_encoder_layers=detr.ENC_LAYERS,
             num_decoder_layers=detr.DEC_LAYERS, dim_feedforward=detr.DIM_FEEDFORWARD,
