@@ -78,9 +78,10 @@ class ConditionalDETR(DETRBase):
             "prior_prob": cfg.MODEL.CONDITIONAL_DETR.PRIOR_PROB,
         }
 
-    def predict(self, levels, image_sizes, pixel_mask=None):
+    def predict(self, levels, image_sizes, pixel_mask):
         """levels: [(feature [B, C, H, W], mask [B, H, W])] -> outputs dict (see DETRBase).
 
+        ``image_sizes`` and ``pixel_mask`` are not needed: the level mask comes with the feature.
         Also returns "reference_points" [B, Q, 2] (x, y), shared by every decoder layer.
         """
         feature, mask = levels[-1]
