@@ -1,13 +1,12 @@
 """Conditional DETR (Meng et al., ICCV 2021) as a Detectron2 meta-architecture."""
-import math
-
 import torch
 from torch import nn
 
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
-from projects.layers import MLP, inverse_sigmoid
+from projects.config import require_class_loss
+from projects.layers import MLP, init_focal_class_bias, inverse_sigmoid
 from projects.meta_arch import DETRBase, pack_outputs
 from projects.position_encoding import build_position_encoding
 
@@ -52,16 +51,14 @@ class ConditionalDETR(DETRBase):
 
     def _init_heads(self, prior_prob):
         # official: focal-loss prior on the class bias; the box head starts at the reference point
-        nn.init.constant_(self.class_embed.bias, -math.log((1 - prior_prob) / prior_prob))
+        init_focal_class_bias(self.class_embed, prior_prob)
         nn.init.zeros_(self.bbox_embed.layers[-1].weight)
         nn.init.zeros_(self.bbox_embed.layers[-1].bias)
 
     @classmethod
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
-        if detr.CLASS_LOSS != "focal":
-            raise ValueError(f"Conditional DETR is trained with sigmoid focal loss: MODEL.DETR.CLASS_LOSS must be "
-                             f"'focal', got {detr.CLASS_LOSS!r}")
+        require_class_loss(cfg, "focal", "Conditional DETR")
         if detr.PRE_NORM:
             raise ValueError("Conditional DETR's decoder is post-norm only (official): set MODEL.DETR.PRE_NORM False")
         transformer = ConditionalTransformer(
