@@ -100,3 +100,22 @@ def load_official_checkpoint(path: str) -> Dict[str, torch.Tensor]:
     if not isinstance(checkpoint, dict) or not checkpoint:
         raise ValueError(f"{path} does not contain a state dict")
     return checkpoint
+
+
+def load_cpu_config(add_config, config_file: str, opts=()):
+    """The config of ``config_file`` (+ ``opts``) for building a CPU model without weights;
+    ``add_config`` is the method's ``add_<method>_config``."""
+    from detectron2.config import get_cfg
+
+    cfg = get_cfg()
+    add_config(cfg)
+    cfg.merge_from_file(config_file)
+    cfg.merge_from_list(list(opts) + ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
+    return cfg
+
+
+def check_against_config(converted: Dict[str, torch.Tensor], cfg) -> None:
+    """Raise ConversionError unless ``converted`` fills the model built from ``cfg`` exactly."""
+    from detectron2.modeling import build_model
+
+    check_conversion(build_model(cfg).state_dict(), converted)

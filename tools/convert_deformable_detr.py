@@ -22,12 +22,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectron2.config import get_cfg  # noqa: E402
-from detectron2.modeling import build_model  # noqa: E402
-
 from deformable_detr import PAPER_VARIANTS, add_deformable_detr_config  # noqa: E402
 from deformable_detr.convert import convert_deformable_detr_state_dict, variant_from_config  # noqa: E402
-from projects.checkpoint import ConversionError, check_conversion, load_official_checkpoint  # noqa: E402
+from projects.checkpoint import (  # noqa: E402
+    ConversionError, check_against_config, load_cpu_config, load_official_checkpoint,
+)
 
 
 def parse_args(argv=None):
@@ -44,16 +43,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def load_config(config_file, opts):
-    cfg = get_cfg()
-    add_deformable_detr_config(cfg)
-    cfg.merge_from_file(config_file)
-    cfg.merge_from_list(opts)
-    cfg.MODEL.DEVICE = "cpu"
-    cfg.MODEL.WEIGHTS = ""
-    return cfg
-
-
 def check_against_model(cfg, converted):
     """Raise ConversionError unless ``converted`` fills the model of ``cfg`` exactly."""
     num_classes = converted["class_embed.0.weight"].shape[0]
@@ -61,14 +50,14 @@ def check_against_model(cfg, converted):
         hint = "drop --keep-coco-ids" if num_classes == 91 else "pass --keep-coco-ids"
         raise ConversionError(f"The converted head has {num_classes} classes but the config has MODEL.DETR.NUM_CLASSES "
                               f"{cfg.MODEL.DETR.NUM_CLASSES}; {hint} or change NUM_CLASSES")
-    check_conversion(build_model(cfg).state_dict(), converted)
+    check_against_config(converted, cfg)
 
 
 def main(argv=None):
     args = parse_args(argv)
     if args.opts and not args.config_file:
         raise SystemExit("--opts overrides need --config-file")
-    cfg = load_config(args.config_file, args.opts) if args.config_file else None
+    cfg = load_cpu_config(add_deformable_detr_config, args.config_file, args.opts) if args.config_file else None
     expected = variant_from_config(cfg) if cfg is not None else PAPER_VARIANTS[args.variant]
     official = load_official_checkpoint(args.source)
     try:

@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from projects.checkpoint import ConversionError, check_conversion, load_official_checkpoint  # noqa: E402
+from projects.checkpoint import ConversionError, check_against_config, load_cpu_config, load_official_checkpoint  # noqa: E402
 from smca import add_smca_config, convert_smca_state_dict, describe_official_smca  # noqa: E402
 from smca.convert import NotSMCACheckpointError  # noqa: E402
 
@@ -38,18 +38,6 @@ def config_overrides(description, keep_coco_ids):
     return ["MODEL.SMCA.SCALE_MODE", description["scale_mode"], "MODEL.DETR.NUM_CLASSES", num_classes,
             "MODEL.DETR.NUM_OBJECT_QUERIES", description["num_queries"],
             "MODEL.DETR.ENC_LAYERS", description["enc_layers"], "MODEL.DETR.DEC_LAYERS", description["dec_layers"]]
-
-
-def verify_against_config(converted, config_file, opts=()):
-    """Build the config's model (CPU) and raise ConversionError unless ``converted`` fills it exactly."""
-    from detectron2.config import get_cfg
-    from detectron2.modeling import build_model
-
-    cfg = get_cfg()
-    add_smca_config(cfg)
-    cfg.merge_from_file(config_file)
-    cfg.merge_from_list(list(opts) + ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
-    check_conversion(build_model(cfg).state_dict(), converted)
 
 
 def parse_args(argv=None):
@@ -75,7 +63,7 @@ def main(argv=None):
     converted = convert_smca_state_dict(official, coco_to_contiguous=not args.keep_coco_ids)
     if args.config_file:
         try:
-            verify_against_config(converted, args.config_file, args.opts)
+            check_against_config(converted, load_cpu_config(add_smca_config, args.config_file, args.opts))
         except ConversionError as error:
             needed = " ".join(str(v) for v in config_overrides(description, args.keep_coco_ids))
             parser.error(f"the converted weights do not fit the model of {args.config_file} ({error}); "

@@ -12,6 +12,10 @@ import torch
 import torchvision
 
 from detectron2.checkpoint import DetectionCheckpointer
+from detectron2.modeling import build_model
+
+from deformable_detr import add_deformable_detr_config
+from projects.checkpoint import load_cpu_config
 
 from tests.deformable_detr.tiny_models import build_tiny_model, fixture
 
@@ -67,8 +71,9 @@ def test_config_checked_conversion_with_coco_80_classes(tmp_path):
     tool = load_tool()
     tool.main([str(source), str(output), "--config-file", "configs/quickstart/deformable_detr_embedded.yaml",
                *quickstart_opts()])
-    cfg = tool.load_config("configs/quickstart/deformable_detr_embedded.yaml", quickstart_opts()[1:])
-    model = tool.build_model(cfg)
+    cfg = load_cpu_config(add_deformable_detr_config, "configs/quickstart/deformable_detr_embedded.yaml",
+                          quickstart_opts()[1:])
+    model = build_model(cfg)
     model.load_state_dict(torch.load(output, weights_only=True)["model"], strict=True)
     assert model.class_embed[0].out_features == 80
 
