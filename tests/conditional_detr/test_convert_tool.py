@@ -42,7 +42,7 @@ def official_file(tmp_path, fixture):
 def test_output_loads_with_detectron2_checkpointer(tool, official_file, tmp_path, fixture):
     """What train_net.py --eval-only does with MODEL.WEIGHTS: the loaded model reproduces the official outputs."""
     destination = tmp_path / "converted.pth"
-    tool.main([str(official_file), str(destination)])
+    tool.main([str(official_file), str(destination), "--keep-coco-ids"])
     saved = torch.load(destination, weights_only=True)
     assert list(saved) == ["model"]
     model = build_fixture_model(fixture)
@@ -52,9 +52,9 @@ def test_output_loads_with_detectron2_checkpointer(tool, official_file, tmp_path
     torch.testing.assert_close(outputs["pred_boxes"], fixture["outputs"]["pred_boxes"], atol=OUT_ATOL, rtol=0)
 
 
-def test_coco_80_option(tool, official_file, tmp_path):
+def test_default_reduces_the_head_to_coco_80(tool, official_file, tmp_path):
     destination = tmp_path / "converted80.pth"
-    converted = tool.main([str(official_file), str(destination), "--coco-80"])
+    converted = tool.main([str(official_file), str(destination)])
     assert converted["class_embed.weight"].shape == (80, 256)
     assert torch.load(destination, weights_only=True)["model"]["class_embed.bias"].shape == (80,)
 
