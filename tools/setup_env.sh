@@ -41,10 +41,12 @@ if ! "$PY" -c "import detectron2.config, detectron2.engine" 2>/dev/null; then
   "$PY" -c "import detectron2.config, detectron2.engine" || { log "ERROR: detectron2 still not importable"; exit 1; }
 fi
 
-# Rebuild the editable install only when the build inputs changed.
+# Rebuild the editable install only when the build inputs changed (a CUDA build also serves CPU use).
 BUILD_STAMP="$VENV/.build.sha"
-BUILD_SHA="$(cat "$ROOT/setup.py" $(find "$ROOT/ops/csrc" -type f 2>/dev/null | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)-${FORCE_CUDA:-0}"
-if [ "$(cat "$BUILD_STAMP" 2>/dev/null)" != "$BUILD_SHA" ]; then
+SOURCES_SHA="$(cat "$ROOT/setup.py" $(find "$ROOT/ops/csrc" -type f 2>/dev/null | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)"
+WANTED="$SOURCES_SHA"; [ "${FORCE_CUDA:-0}" = "1" ] && WANTED="$SOURCES_SHA-cuda"
+HAVE="$(cat "$BUILD_STAMP" 2>/dev/null || true)"
+if [ "$HAVE" != "$WANTED" ] && [ "$HAVE" != "$SOURCES_SHA-cuda" ]; then
   log "building the project (editable) with its compiled op; FORCE_CUDA=${FORCE_CUDA:-0}"
   start=$(date +%s)
   export CUDA_HOME="${CUDA_HOME:-/usr/local/cuda}"
@@ -52,6 +54,6 @@ if [ "$(cat "$BUILD_STAMP" 2>/dev/null)" != "$BUILD_SHA" ]; then
   export MAX_JOBS="${MAX_JOBS:-2}"
   "${PIP[@]}" install --no-build-isolation --no-deps -e "$ROOT"
   log "build took $(( $(date +%s) - start ))s"
-  echo "$BUILD_SHA" > "$BUILD_STAMP"
+  echo "$WANTED" > "$BUILD_STAMP"
 fi
 log "environment ready: $VENV"
