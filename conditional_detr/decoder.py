@@ -6,14 +6,14 @@ Submodule names follow the official layout, so official checkpoints map 1:1 (FFN
 import torch
 from torch import nn
 
-from projects.detr.transformer import FeedForward
+from projects.detr.transformer import DecoderLayerBase
 from projects.layers import MLP, clone_modules
 from projects.query_embedding import sine_embed_coordinates
 
 from .attention import PreProjectedAttention, concat_per_head
 
 
-class ConditionalDecoderLayer(nn.Module):
+class ConditionalDecoderLayer(DecoderLayerBase):
     """Self-attention, conditional cross-attention, FFN; post-norm (the official decoder has no pre-norm).
 
     The first decoder layer owns ``ca_qpos_proj``; the decoder deletes it (sets it to None) in every
@@ -21,7 +21,7 @@ class ConditionalDecoderLayer(nn.Module):
     """
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu"):
-        super().__init__()
+        super().__init__(d_model, dim_feedforward, dropout, activation)
         self.nhead = nhead
         for name in ("sa_qcontent_proj", "sa_qpos_proj", "sa_kcontent_proj", "sa_kpos_proj", "sa_v_proj",
                      "ca_qcontent_proj", "ca_qpos_proj", "ca_kcontent_proj", "ca_kpos_proj", "ca_v_proj",
@@ -29,13 +29,6 @@ class ConditionalDecoderLayer(nn.Module):
             setattr(self, name, nn.Linear(d_model, d_model))
         self.self_attn = PreProjectedAttention(d_model, nhead, dropout)
         self.cross_attn = PreProjectedAttention(d_model, nhead, dropout)
-        self.ffn = FeedForward(d_model, dim_feedforward, dropout, activation)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.norm3 = nn.LayerNorm(d_model)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
 
     @property
     def is_first(self):

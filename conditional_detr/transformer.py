@@ -2,6 +2,7 @@
 from torch import nn
 
 from projects.detr.transformer import TransformerEncoder, TransformerEncoderLayer
+from projects.layers import xavier_init_matrices
 
 from .decoder import ConditionalDecoder, ConditionalDecoderLayer
 
@@ -23,9 +24,7 @@ class ConditionalTransformer(nn.Module):
 
     def _reset_parameters(self):
         # official: xavier_uniform on every matrix of the transformer, query_scale/ref_point_head included
-        for param in self.parameters():
-            if param.dim() > 1:
-                nn.init.xavier_uniform_(param)
+        xavier_init_matrices(self)
 
     def forward(self, src, mask, query_embed, pos):
         """src: [B, C, H, W]; mask: [B, H, W] (True = padding); query_embed: [Q, C]; pos: [B, C, H, W]

@@ -5,6 +5,7 @@ import torch
 from torch import Tensor, nn
 
 from ops import MSDeformAttn
+from projects.layers import xavier_init_matrices
 
 from .decoder import DeformableDecoder
 from .encoder import DeformableEncoder
@@ -53,9 +54,7 @@ class DeformableTransformer(nn.Module):
     def reset_parameters(self):
         # official: xavier-uniform on every matrix, then each attention's own init, zero-bias
         # reference_points, normal level embedding
-        for param in self.parameters():
-            if param.dim() > 1:
-                nn.init.xavier_uniform_(param)
+        xavier_init_matrices(self)
         for module in self.modules():
             if isinstance(module, MSDeformAttn):
                 module.reset_parameters()

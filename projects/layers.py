@@ -53,3 +53,10 @@ def init_focal_class_bias(linear, prior_prob=0.01):
     Official Deformable DETR / Conditional DETR / SMCA: bias = -log((1 - p) / p).
     """
     nn.init.constant_(linear.bias, -math.log((1 - prior_prob) / prior_prob))
+
+
+def xavier_init_matrices(module):
+    """Official DETR-family transformer init: xavier-uniform on every parameter with dim > 1."""
+    for param in module.parameters():
+        if param.dim() > 1:
+            nn.init.xavier_uniform_(param)

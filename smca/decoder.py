@@ -7,7 +7,7 @@ from typing import List, NamedTuple, Optional, Tuple
 import torch
 from torch import nn
 
-from projects.detr.transformer import FeedForward, with_pos
+from projects.detr.transformer import DecoderLayerBase, with_pos
 from projects.layers import MLP, clone_modules
 
 from .co_attention import padded_log_weights
@@ -23,7 +23,7 @@ class DecoderMemory(NamedTuple):
     axes: List[Tuple[torch.Tensor, torch.Tensor]]  # (xs [W_l], ys [H_l]) in prior units
 
 
-class SMCADecoderLayer(nn.Module):
+class SMCADecoderLayer(DecoderLayerBase):
     """Self-attention, spatially modulated co-attention, FFN; post-norm (the official SMCA layer).
 
     ``prior`` predicts this layer's head offsets and scales; ``cross_attn`` is a
@@ -33,18 +33,11 @@ class SMCADecoderLayer(nn.Module):
 
     def __init__(self, d_model: int, nhead: int, dim_feedforward: int, dropout: float, activation: str,
                  prior: GaussianPrior, cross_attn: nn.Module, scale_selection: Optional[nn.Module] = None):
-        super().__init__()
+        super().__init__(d_model, dim_feedforward, dropout, activation)
         self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
         self.multihead_attn = cross_attn
         self.prior = prior
         self.scale_selection = scale_selection
-        self.ffn = FeedForward(d_model, dim_feedforward, dropout, activation)
-        self.norm1 = nn.LayerNorm(d_model)
-        self.norm2 = nn.LayerNorm(d_model)
-        self.norm3 = nn.LayerNorm(d_model)
-        self.dropout1 = nn.Dropout(dropout)
-        self.dropout2 = nn.Dropout(dropout)
-        self.dropout3 = nn.Dropout(dropout)
 
     def scale_weights(self, features):
         """alpha = softmax over levels of FC(features) (paper Eq. 7): [B, Q, L], or None."""

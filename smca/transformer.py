@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from projects.detr.transformer import TransformerEncoderLayer
+from projects.layers import xavier_init_matrices
 
 from .co_attention import GaussianCoAttention, ScaleSelectionAttention
 from .decoder import DecoderMemory, SMCADecoder, SMCADecoderLayer
@@ -30,9 +31,7 @@ class SMCATransformer(nn.Module):
 
     def _reset_parameters(self):
         # official: xavier_uniform on every matrix of the transformer, then point3 = (0, 1)
-        for param in self.parameters():
-            if param.dim() > 1:
-                nn.init.xavier_uniform_(param)
+        xavier_init_matrices(self)
         for layer in self.decoder.layers:
             layer.prior.reset_scale_head()
         if self.level_embed is not None:

@@ -6,7 +6,7 @@ Tensors are batch-first throughout: memory [B, S, C], queries [B, Q, C], key pad
 import torch
 from torch import nn
 
-from ..layers import activation_by_name, clone_modules
+from ..layers import activation_by_name, clone_modules, xavier_init_matrices
 
 
 def with_pos(tensor, pos):
@@ -53,13 +53,12 @@ class TransformerEncoderLayer(nn.Module):
         return src if self.normalize_before else self.norm2(src)
 
 
-class TransformerDecoderLayer(nn.Module):
-    """Self-attention over queries, cross-attention into the memory, FFN (post- or pre-norm)."""
+class DecoderLayerBase(nn.Module):
+    """The parts every DETR-family decoder layer shares: an FFN and, for its three sub-blocks
+    (self-attention, cross-attention, FFN), ``norm1..3`` and ``dropout1..3`` (official names)."""
 
-    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", normalize_before=False):
+    def __init__(self, d_model, dim_feedforward, dropout, activation):
         super().__init__()
-        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
-        self.multihead_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
         self.ffn = FeedForward(d_model, dim_feedforward, dropout, activation)
         self.norm1 = nn.LayerNorm(d_model)
         self.norm2 = nn.LayerNorm(d_model)
@@ -67,6 +66,15 @@ class TransformerDecoderLayer(nn.Module):
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
         self.dropout3 = nn.Dropout(dropout)
+
+
+class TransformerDecoderLayer(DecoderLayerBase):
+    """Self-attention over queries, cross-attention into the memory, FFN (post- or pre-norm)."""
+
+    def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu", normalize_before=False):
+        super().__init__(d_model, dim_feedforward, dropout, activation)
+        self.self_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
+        self.multihead_attn = nn.MultiheadAttention(d_model, nhead, dropout=dropout, batch_first=True)
         self.normalize_before = normalize_before
 
     def _pre(self, norm, x):
@@ -140,9 +148,7 @@ class Transformer(nn.Module):
 
     def _reset_parameters(self):
         # official: xavier_uniform on every matrix of the transformer (fused q/k/v as one matrix)
-        for param in self.parameters():
-            if param.dim() > 1:
-                nn.init.xavier_uniform_(param)
+        xavier_init_matrices(self)
 
     def forward(self, src, mask, query_embed, pos):
         """src: [B, C, H, W]; mask: [B, H, W]; query_embed: [Q, C]; pos: [B, C, H, W]
