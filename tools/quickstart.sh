@@ -4,7 +4,7 @@
 # Extra arguments are config overrides, e.g. `bash tools/quickstart.sh SOLVER.MAX_ITER 100`.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CONFIG="${QUICKSTART_CONFIG:-configs/quickstart/deformable_detr_embedded.yaml}"
+CONFIG="${QUICKSTART_CONFIG:-configs/quickstart/deformable_detr_refine_embedded.yaml}"
 bash "$ROOT/tools/setup_env.sh"
 cd "$ROOT"
 exec "$ROOT/.venv/bin/python" train_net.py --config-file "$CONFIG" "$@"
