@@ -98,8 +98,8 @@ def print_table(results, args):
             continue
         by_iter = {it: (ap, ap50) for it, ap, ap50 in curve}
         reached = next((it for it, ap, _ in curve if ap >= args.target_ap), None)
-        rows.append([method] + [f"{by_iter[p][0]:.1f}" if p in by_iter else "-" for p in points]
-                    + [f"{curve[-1][2]:.1f}" if curve else "-", str(reached or f">{args.iters}"), f"{minutes:.1f}"])
+        rows.append([method] + [f"{by_iter[p][0]:.2f}" if p in by_iter else "-" for p in points]
+                    + [f"{curve[-1][2]:.2f}" if curve else "-", str(reached or f">{args.iters}"), f"{minutes:.1f}"])
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for row in [header, ["-" * w for w in widths]] + rows:
         print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
