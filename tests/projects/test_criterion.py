@@ -13,21 +13,8 @@ from projects.criterion import (
     sigmoid_focal_loss,
 )
 from projects.matcher import HungarianMatcher
-from tests.fixture_utils import load_fixture
+from tests.fixture_utils import CRITERION_FIXTURE_IDS, CRITERION_FIXTURES, load_fixture
 
-# (method, fixture, class loss). DETR: softmax CE + no-object; all others: sigmoid focal loss.
-FIXTURES = [
-    ("detr", "r50", "softmax"),
-    ("deformable_detr", "single_scale", "focal"),
-    ("deformable_detr", "multi_scale", "focal"),
-    ("deformable_detr", "box_refine", "focal"),
-    ("deformable_detr", "two_stage", "focal"),
-    ("conditional_detr", "r50", "focal"),
-    ("smca", "single_scale_type1", "focal"),
-    ("smca", "single_scale_type2", "focal"),
-    ("smca", "single_scale_type3", "focal"),
-]
-FIXTURE_IDS = [f"{method}-{name}" for method, name, _ in FIXTURES]
 # The fixture losses are float32 values of O(1) (counts up to 630 for cardinality_error_enc);
 # a float32 re-implementation that sums in another order differs by a few ulp.
 LOSS_ATOL, LOSS_RTOL = 1e-6, 1e-6
@@ -49,7 +36,7 @@ def criterion_for(fixture, class_loss):
                          eos_coef=args.get("eos_coef", 0.1), focal_alpha=args.get("focal_alpha", 0.25))
 
 
-@pytest.mark.parametrize("method,name,class_loss", FIXTURES, ids=FIXTURE_IDS)
+@pytest.mark.parametrize("method,name,class_loss", CRITERION_FIXTURES, ids=CRITERION_FIXTURE_IDS)
 def test_losses_match_official(method, name, class_loss):
     fixture = cached_fixture(method, name)
     expected = fixture["criterion"]["losses"]
@@ -60,7 +47,7 @@ def test_losses_match_official(method, name, class_loss):
         torch.testing.assert_close(losses[key], value, atol=LOSS_ATOL, rtol=LOSS_RTOL, msg=key)
 
 
-@pytest.mark.parametrize("method,name,class_loss", FIXTURES, ids=FIXTURE_IDS)
+@pytest.mark.parametrize("method,name,class_loss", CRITERION_FIXTURES, ids=CRITERION_FIXTURE_IDS)
 def test_match_reproduces_every_stored_assignment(method, name, class_loss):
     fixture = cached_fixture(method, name)
     stored = fixture["criterion"]
@@ -75,7 +62,7 @@ def test_match_reproduces_every_stored_assignment(method, name, class_loss):
             assert torch.equal(query, expected_query) and torch.equal(target, expected_target), suffix
 
 
-@pytest.mark.parametrize("method,name,class_loss", FIXTURES, ids=FIXTURE_IDS)
+@pytest.mark.parametrize("method,name,class_loss", CRITERION_FIXTURES, ids=CRITERION_FIXTURE_IDS)
 def test_weight_dict_and_weighted_total(method, name, class_loss):
     fixture = cached_fixture(method, name)
     stored = fixture["criterion"]

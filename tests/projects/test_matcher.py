@@ -6,20 +6,7 @@ import pytest
 import torch
 
 from projects.matcher import HungarianMatcher
-from tests.fixture_utils import load_fixture
-
-# (method, fixture, class cost type): DETR uses softmax probabilities, the others the focal cost.
-FIXTURES = [
-    ("detr", "r50", "softmax"),
-    ("deformable_detr", "single_scale", "focal"),
-    ("deformable_detr", "multi_scale", "focal"),
-    ("deformable_detr", "box_refine", "focal"),
-    ("deformable_detr", "two_stage", "focal"),
-    ("conditional_detr", "r50", "focal"),
-    ("smca", "single_scale_type1", "focal"),
-    ("smca", "single_scale_type2", "focal"),
-    ("smca", "single_scale_type3", "focal"),
-]
+from tests.fixture_utils import CRITERION_FIXTURE_IDS, CRITERION_FIXTURES, load_fixture
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,7 +27,7 @@ def assert_same_indices(actual, expected):
         assert torch.equal(query, expected_query) and torch.equal(target, expected_target)
 
 
-@pytest.mark.parametrize("method,name,class_cost", FIXTURES, ids=[f"{m}-{n}" for m, n, _ in FIXTURES])
+@pytest.mark.parametrize("method,name,class_cost", CRITERION_FIXTURES, ids=CRITERION_FIXTURE_IDS)
 def test_matches_official_indices(method, name, class_cost):
     fixture = cached_fixture(method, name)
     matcher = matcher_for(fixture, class_cost)

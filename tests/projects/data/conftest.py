@@ -1,9 +1,8 @@
 """Shared fixtures: a small embedded dataset and an isolated dataset registration."""
 import pytest
 
-from detectron2.data import DatasetCatalog, MetadataCatalog
-
-from projects.data import EMBEDDED_DATASET_NAMES, ensure_embedded_dataset
+from projects.data import ensure_embedded_dataset
+from tests.dataset_utils import hidden_embedded_registration
 
 SMALL_NUM_TRAIN = 12   # index 7 is an image without objects
 SMALL_NUM_VAL = 4
@@ -19,13 +18,5 @@ def small_embedded_root(tmp_path_factory):
 @pytest.fixture
 def isolated_registration():
     """Hide any existing embedded_shapes registration during the test and restore it afterwards."""
-    names = list(EMBEDDED_DATASET_NAMES.values())
-    saved = {n: (DatasetCatalog.pop(n, None), MetadataCatalog.pop(n, None)) for n in names}
-    yield names
-    for name, (loader, metadata) in saved.items():
-        DatasetCatalog.pop(name, None)
-        MetadataCatalog.pop(name, None)
-        if loader is not None:
-            DatasetCatalog[name] = loader
-        if metadata is not None:
-            MetadataCatalog[name] = metadata
+    with hidden_embedded_registration() as names:
+        yield names
