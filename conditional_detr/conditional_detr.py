@@ -36,13 +36,11 @@ class ConditionalDETR(DETRBase):
     def __init__(self, *, transformer: ConditionalTransformer, position_embedding: nn.Module, num_classes: int,
                  num_queries: int, aux_loss: bool = True, prior_prob: float = 0.01, **base_kwargs):
         super().__init__(**base_kwargs)
-        if len(self.backbone.num_channels) != 1:
-            raise ValueError(f"Conditional DETR uses one feature level, got {len(self.backbone.num_channels)} "
-                             f"({self.backbone.in_features}); set MODEL.DETR.IN_FEATURES to one level")
+        in_channels = self.backbone.single_level_channels("Conditional DETR")
         hidden_dim = transformer.d_model
         self.transformer = transformer
         self.position_embedding = position_embedding
-        self.input_proj = nn.Conv2d(self.backbone.num_channels[0], hidden_dim, kernel_size=1)
+        self.input_proj = nn.Conv2d(in_channels, hidden_dim, kernel_size=1)
         self.query_embed = nn.Embedding(num_queries, hidden_dim)
         self.class_embed = nn.Linear(hidden_dim, num_classes)
         self.bbox_embed = MLP(hidden_dim, hidden_dim, 4, 3)

@@ -42,6 +42,13 @@ class MaskedBackbone(nn.Module):
         self.num_channels = [shapes[name].channels for name in in_features]
         self.strides = [shapes[name].stride for name in in_features]
 
+    def single_level_channels(self, method, hint="set MODEL.DETR.IN_FEATURES to one level"):
+        """Channels of the only level; a ValueError naming ``method`` when more levels are selected."""
+        if len(self.num_channels) != 1:
+            raise ValueError(f"{method} uses one feature level, got {len(self.num_channels)} "
+                             f"({self.in_features}); {hint}")
+        return self.num_channels[0]
+
     def forward(self, images, pixel_mask) -> List[Tuple[torch.Tensor, torch.Tensor]]:
         """images: [B, 3, H, W]; pixel_mask: [B, H, W] bool -> [(feature [B, C_l, h_l, w_l], mask [B, h_l, w_l])]."""
         outputs = self.body(images)

@@ -17,10 +17,9 @@ class SMCA(SMCABase):
     @configurable
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        if len(self.backbone.num_channels) != 1:
-            raise ValueError(f"single-scale SMCA uses one feature level, got {self.backbone.in_features}; "
-                             "set MODEL.DETR.IN_FEATURES to one level or use SMCAMultiScale")
-        self.input_proj = nn.Conv2d(self.backbone.num_channels[0], self.transformer.d_model, kernel_size=1)
+        in_channels = self.backbone.single_level_channels(
+            "single-scale SMCA", "set MODEL.DETR.IN_FEATURES to one level or use SMCAMultiScale")
+        self.input_proj = nn.Conv2d(in_channels, self.transformer.d_model, kernel_size=1)
 
     @classmethod
     def from_config(cls, cfg):

@@ -51,3 +51,16 @@ def count_parameters(model):
 def image_batch(image_sizes):
     """Zero images of the given (h, w) sizes as Detectron2 input dicts (the stub ignores pixels)."""
     return [{"image": torch.zeros(3, h, w), "height": h, "width": w} for h, w in image_sizes]
+
+
+def assert_checkpoint_restores(model, checkpoint_path):
+    """Zero ``model``'s parameters, load ``checkpoint_path`` with Detectron2's checkpointer, and assert
+    every state-dict entry is back to its value before (the checkpoint must hold exactly the model)."""
+    from detectron2.checkpoint import DetectionCheckpointer
+
+    reference = {k: v.clone() for k, v in model.state_dict().items()}
+    for param in model.parameters():
+        param.data.zero_()
+    DetectionCheckpointer(model).load(str(checkpoint_path))
+    for name, value in reference.items():
+        assert torch.equal(model.state_dict()[name], value), name

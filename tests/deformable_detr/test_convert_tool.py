@@ -11,13 +11,13 @@ import pytest
 import torch
 import torchvision
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.modeling import build_model
 
 from deformable_detr import add_deformable_detr_config
 from projects.checkpoint import load_cpu_config
 
 from tests.deformable_detr.tiny_models import build_tiny_model, fixture
+from tests.model_utils import assert_checkpoint_restores
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,12 +44,7 @@ def test_variant_checkpoint_loads_into_the_model(tmp_path):
     source, output = save_official(tmp_path, "box_refine"), tmp_path / "d2.pth"
     load_tool().main([str(source), str(output), "--variant", "box_refine", "--keep-coco-ids"])
     model = build_tiny_model("box_refine")
-    reference = {k: v.clone() for k, v in model.state_dict().items()}
-    for param in model.parameters():
-        param.data.zero_()
-    DetectionCheckpointer(model).load(str(output))
-    for name, value in reference.items():
-        assert torch.equal(model.state_dict()[name], value), name
+    assert_checkpoint_restores(model, output)
 
 
 def test_other_variant_is_a_clear_error(tmp_path):

@@ -5,9 +5,8 @@ from pathlib import Path
 
 import torch
 
-from detectron2.checkpoint import DetectionCheckpointer
-
 from tests.fixture_utils import load_fixture
+from tests.model_utils import assert_checkpoint_restores
 from tests.projects.test_detr_fixture import build_tiny_detr
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,12 +21,7 @@ def test_tool_output_loads_into_the_model(tmp_path):
                            "--keep-coco-ids"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     model = build_tiny_detr(fixture)
-    reference = {k: v.clone() for k, v in model.state_dict().items()}
-    for param in model.parameters():
-        param.data.zero_()
-    DetectionCheckpointer(model).load(str(output))
-    for name, value in reference.items():
-        assert torch.equal(model.state_dict()[name], value), name
+    assert_checkpoint_restores(model, output)
 
 
 def test_tool_rejects_a_foreign_checkpoint(tmp_path):
