@@ -24,17 +24,29 @@ from smca import add_smca_config
 METHOD_CONFIGS = [add_detr_config, add_deformable_detr_config, add_conditional_detr_config, add_smca_config]
 
 
-def setup(args):
-    """Build the frozen config from the defaults of every method, the file and the overrides."""
+def load_config(config_file, opts=()):
+    """The frozen config of any method: the defaults of every method, the file, the overrides.
+    Also used by tools/ (with ``register_datasets``)."""
     cfg = get_cfg()
     for add_config in METHOD_CONFIGS:
         add_config(cfg)
-    cfg.merge_from_file(args.config_file)
-    cfg.merge_from_list(args.opts)
+    cfg.merge_from_file(config_file)
+    cfg.merge_from_list(list(opts))
     cfg.freeze()
-    default_setup(cfg, args)
+    return cfg
+
+
+def register_datasets(cfg):
+    """Register the project's own datasets that ``cfg`` names (Detectron2 registers COCO itself)."""
     if set(EMBEDDED_DATASET_NAMES.values()) & set(cfg.DATASETS.TRAIN + cfg.DATASETS.TEST):
         register_embedded_dataset()
+
+
+def setup(args):
+    """Build the frozen config from the defaults of every method, the file and the overrides."""
+    cfg = load_config(args.config_file, args.opts)
+    default_setup(cfg, args)
+    register_datasets(cfg)
     return cfg
 
 
