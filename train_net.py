@@ -18,7 +18,7 @@ from conditional_detr import add_conditional_detr_config
 from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
 from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
-from projects.engine import Trainer
+from projects.engine import Trainer, setup_project_loggers
 from smca import add_smca_config
 
 METHOD_CONFIGS = [add_detr_config, add_deformable_detr_config, add_conditional_detr_config, add_smca_config]
@@ -46,6 +46,7 @@ def setup(args):
     """Build the frozen config from the defaults of every method, the file and the overrides."""
     cfg = load_config(args.config_file, args.opts)
     default_setup(cfg, args)
+    setup_project_loggers(cfg.OUTPUT_DIR)
     register_datasets(cfg)
     return cfg
 

@@ -13,12 +13,28 @@ from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator
 
 from detectron2.utils import comm
+from detectron2.utils.logger import setup_logger
 
 from .data import DetrDatasetMapper, check_dataset_paths
 from .plotting import TrainingCurvesHook
 from .solver import build_detr_optimizer
 
 logger = logging.getLogger(__name__)
+
+# Top-level packages whose loggers (``logging.getLogger(__name__)``) belong to this project.
+PROJECT_LOGGER_NAMES = ("projects", "deformable_detr", "conditional_detr", "smca", "ops")
+
+
+def setup_project_loggers(output_dir, distributed_rank=None):
+    """Send the project's log lines to stdout (rank 0) and ``output_dir/log.txt`` like Detectron2's.
+
+    Detectron2's ``default_setup`` configures only the "detectron2" and "fvcore" loggers; this does
+    the same for every name in ``PROJECT_LOGGER_NAMES`` (rank r > 0 writes ``log.txt.rank<r>``).
+    Call it once per process, after ``default_setup``.
+    """
+    rank = comm.get_rank() if distributed_rank is None else distributed_rank
+    for name in PROJECT_LOGGER_NAMES:
+        setup_logger(output_dir or None, distributed_rank=rank, name=name)
 
 
 def dataset_num_classes(dataset_name):
