@@ -8,6 +8,8 @@ checkpoint written when training is interrupted (so ``--resume`` loses nothing),
 import logging
 import os
 
+from torch.nn.parallel import DistributedDataParallel
+
 from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_test_loader, build_detection_train_loader
 from detectron2.engine import DefaultTrainer
 from detectron2.evaluation import COCOEvaluator
@@ -16,6 +18,7 @@ from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
 from .data import DetrDatasetMapper, check_dataset_paths
+from .finite_checks import install_finite_checks
 from .plotting import TrainingCurvesHook
 from .solver import build_detr_optimizer
 
@@ -64,6 +67,13 @@ class Trainer(DefaultTrainer):
     def __init__(self, cfg):
         check_config_against_datasets(cfg)
         super().__init__(cfg)
+        install_finite_checks(self.model_without_ddp)
+
+    @property
+    def model_without_ddp(self):
+        """The trained model itself (unwrapped from DistributedDataParallel)."""
+        model = self._trainer.model
+        return model.module if isinstance(model, DistributedDataParallel) else model
 
     def build_hooks(self):
         hooks = super().build_hooks()
