@@ -1,4 +1,9 @@
-"""Loads the compiled module ``ops._C`` if it was built; the package works without it."""
+"""Loads the compiled library ``ops._C`` if it was built; the package works without it.
+
+Loading it registers the operators ``torch.ops.detr_family.ms_deform_attn`` and
+``torch.ops.detr_family.ms_deform_attn_backward`` (CPU, CUDA when built, Autograd); their fake
+kernels are registered from ``ops._fake`` right after.
+"""
 import logging
 from typing import Optional
 
@@ -15,6 +20,12 @@ except (ImportError, OSError) as error:  # not built, or built against another t
     _compiled = None
     _IMPORT_ERROR = error
 
+if _compiled is not None:
+    from ops import _fake  # noqa: F401  (registers the fake kernels of the operators)
+
+# Read once here, so that kernel_available is plain Python that torch.compile traces through.
+_HAS_CUDA_KERNEL = _compiled is not None and bool(_compiled.has_cuda_kernel())
+
 
 def compiled_module():
     """The ``ops._C`` module, or None when it could not be imported."""
@@ -29,7 +40,7 @@ def kernel_available(device_type: str) -> bool:
     if device_type == "cpu":
         return True
     if device_type == "cuda":
-        return bool(_compiled.has_cuda_kernel())
+        return _HAS_CUDA_KERNEL
     return False
 
 

@@ -1,40 +1,18 @@
-"""The one entry point of multi-scale deformable attention: compiled kernel or reference."""
+"""The one entry point of multi-scale deformable attention: the registered operator
+``torch.ops.detr_family.ms_deform_attn`` (compiled kernel with autograd) or the reference."""
 import functools
 import logging
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from ops import _extension
 from ops.reference import ms_deform_attn_reference
 
-__all__ = ["MSDeformAttnFunction", "ms_deform_attn"]
+__all__ = ["ms_deform_attn"]
 
 logger = logging.getLogger(__name__)
 
 _REDUCED_FLOATS = (torch.float16, torch.bfloat16)
-
-
-class MSDeformAttnFunction(torch.autograd.Function):
-    """Autograd wrapper of the ``ops._C`` kernels (CPU, and CUDA when built).
-
-    Inputs must already satisfy the kernel contract (see ``ms_deform_attn``); use that function
-    rather than calling this one directly.
-    """
-
-    @staticmethod
-    def forward(ctx, value, spatial_shapes, level_start_index, sampling_locations, attention_weights):
-        ctx.save_for_backward(value, spatial_shapes, level_start_index, sampling_locations, attention_weights)
-        return _extension.compiled_module().ms_deform_attn_forward(
-            value, spatial_shapes, level_start_index, sampling_locations, attention_weights)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_output):
-        value, spatial_shapes, level_start_index, sampling_locations, attention_weights = ctx.saved_tensors
-        grad_value, grad_locations, grad_weights = _extension.compiled_module().ms_deform_attn_backward(
-            value, spatial_shapes, level_start_index, sampling_locations, attention_weights, grad_output)
-        return grad_value, None, None, grad_locations, grad_weights
 
 
 def ms_deform_attn(
@@ -48,9 +26,10 @@ def ms_deform_attn(
 ) -> torch.Tensor:
     """Multi-scale deformable attention (Deformable DETR, Zhu et al. 2021, Eq. 3).
 
-    Runs the compiled kernel of ``ops._C`` for the tensors' device when there is one, otherwise
-    the pure-PyTorch reference (logged once per device type). Both are differentiable with
-    respect to ``value``, ``sampling_locations`` and ``attention_weights``.
+    Runs the operator ``torch.ops.detr_family.ms_deform_attn`` (registered by ``ops._C``; one
+    node for torch.compile and torch.export) when ``ops._C`` has a kernel for the tensors'
+    device, otherwise the pure-PyTorch reference (logged once per device type). Both are
+    differentiable with respect to ``value``, ``sampling_locations`` and ``attention_weights``.
 
     Args:
         value: [N, S, M, D] float, S = sum of H_l * W_l, tokens level-major then row-major.
@@ -80,7 +59,8 @@ def ms_deform_attn(
         return ms_deform_attn_reference(value, spatial_shapes, level_start_index, sampling_locations, attention_weights)
     spatial_shapes = spatial_shapes.to(device=value.device, dtype=torch.long)
     level_start_index = level_start_index.to(device=value.device, dtype=torch.long)
-    return MSDeformAttnFunction.apply(value, spatial_shapes, level_start_index, sampling_locations, attention_weights)
+    return torch.ops.detr_family.ms_deform_attn(value, spatial_shapes, level_start_index, sampling_locations,
+                                                attention_weights)
 
 
 @functools.lru_cache(maxsize=None)
@@ -102,8 +82,9 @@ def _match_dtypes(value, sampling_locations, attention_weights):
 
 
 def _check_layouts(value, spatial_shapes, level_start_index, sampling_locations, attention_weights):
-    """Raises ValueError on inconsistent shapes. Token ranges are checked only when
-    ``spatial_shapes`` and ``level_start_index`` are on the CPU (reading a GPU tensor would synchronise)."""
+    """Raises ValueError on inconsistent shapes. Token ranges are checked only in eager mode and when
+    ``spatial_shapes`` and ``level_start_index`` are on the CPU (reading a GPU tensor would synchronise;
+    a traced graph has no values to read)."""
     if value.dim() != 4 or sampling_locations.dim() != 6 or sampling_locations.shape[-1] != 2:
         raise ValueError(f"expected value [N, S, M, D] and sampling_locations [N, Lq, M, L, P, 2], "
                          f"got {tuple(value.shape)} and {tuple(sampling_locations.shape)}")
@@ -117,7 +98,8 @@ def _check_layouts(value, spatial_shapes, level_start_index, sampling_locations,
     if spatial_shapes.shape != (num_levels, 2) or level_start_index.shape != (num_levels,):
         raise ValueError(f"spatial_shapes must be [{num_levels}, 2] and level_start_index [{num_levels}], got "
                          f"{tuple(spatial_shapes.shape)} and {tuple(level_start_index.shape)}")
-    if spatial_shapes.device.type == "cpu" and level_start_index.device.type == "cpu":
+    on_cpu = spatial_shapes.device.type == "cpu" and level_start_index.device.type == "cpu"
+    if on_cpu and not torch.compiler.is_compiling():
         _check_token_ranges(value.shape[1], spatial_shapes, level_start_index)
 
 

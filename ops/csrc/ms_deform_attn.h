@@ -1,4 +1,4 @@
-// Multi-scale deformable attention: input checks and dispatch to the CPU or CUDA kernel.
+// Multi-scale deformable attention: input checks shared by the CPU and CUDA registrations.
 //
 // Layouts (official Deformable DETR):
 //   value               [N, S, M, D]         S = sum_l H_l * W_l, tokens level-major then row-major
@@ -13,6 +13,7 @@
 
 #include <ATen/ATen.h>
 
+#include <tuple>
 #include <vector>
 
 #include "cpu/ms_deform_attn_cpu.h"
@@ -67,52 +68,40 @@ inline void check_inputs(const at::Tensor& value, const at::Tensor& spatial_shap
   }
 }
 
-inline at::Tensor ms_deform_attn_forward(const at::Tensor& value, const at::Tensor& spatial_shapes,
-                                         const at::Tensor& level_start_index,
-                                         const at::Tensor& sampling_locations,
-                                         const at::Tensor& attention_weights) {
+// Kernel signatures shared by the CPU and CUDA implementations (contiguous, checked inputs).
+using ForwardKernel = at::Tensor (*)(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                     const at::Tensor&, const at::Tensor&);
+using BackwardKernel = std::vector<at::Tensor> (*)(const at::Tensor&, const at::Tensor&,
+                                                   const at::Tensor&, const at::Tensor&,
+                                                   const at::Tensor&, const at::Tensor&);
+
+// Checks the inputs and runs `kernel` on contiguous copies; returns output [N, Lq, M*D].
+inline at::Tensor run_forward(ForwardKernel kernel, const at::Tensor& value,
+                              const at::Tensor& spatial_shapes,
+                              const at::Tensor& level_start_index,
+                              const at::Tensor& sampling_locations,
+                              const at::Tensor& attention_weights) {
   check_inputs(value, spatial_shapes, level_start_index, sampling_locations, attention_weights);
-  const auto v = value.contiguous();
-  const auto shapes = spatial_shapes.contiguous();
-  const auto starts = level_start_index.contiguous();
-  const auto loc = sampling_locations.contiguous();
-  const auto attn = attention_weights.contiguous();
-  if (v.is_cuda()) {
-#ifdef WITH_CUDA
-    return ms_deform_attn_forward_cuda(v, shapes, starts, loc, attn);
-#else
-    TORCH_CHECK(false, "ops._C was built without the CUDA kernel");
-#endif
-  }
-  TORCH_CHECK(v.is_cpu(), "no ms_deform_attn kernel for device ", v.device());
-  return ms_deform_attn_forward_cpu(v, shapes, starts, loc, attn);
+  return kernel(value.contiguous(), spatial_shapes.contiguous(), level_start_index.contiguous(),
+                sampling_locations.contiguous(), attention_weights.contiguous());
 }
 
-// Returns {grad_value, grad_sampling_locations, grad_attention_weights}; grad_output [N, Lq, M*D].
-inline std::vector<at::Tensor> ms_deform_attn_backward(
-    const at::Tensor& value, const at::Tensor& spatial_shapes,
-    const at::Tensor& level_start_index, const at::Tensor& sampling_locations,
-    const at::Tensor& attention_weights, const at::Tensor& grad_output) {
+// Checks the inputs and runs `kernel`; grad_output [N, Lq, M*D]. Returns (grad_value,
+// grad_sampling_locations, grad_attention_weights) in the dtypes of their inputs.
+inline std::tuple<at::Tensor, at::Tensor, at::Tensor> run_backward(
+    BackwardKernel kernel, const at::Tensor& grad_output, const at::Tensor& value,
+    const at::Tensor& spatial_shapes, const at::Tensor& level_start_index,
+    const at::Tensor& sampling_locations, const at::Tensor& attention_weights) {
   check_inputs(value, spatial_shapes, level_start_index, sampling_locations, attention_weights);
   const auto N = value.size(0), Lq = sampling_locations.size(1);
   TORCH_CHECK(grad_output.sizes() == at::IntArrayRef({N, Lq, value.size(2) * value.size(3)}),
               "grad_output must be [N, Lq, M*D], got ", grad_output.sizes());
   TORCH_CHECK(grad_output.device() == value.device(), "grad_output must be on value's device");
-  const auto v = value.contiguous();
-  const auto shapes = spatial_shapes.contiguous();
-  const auto starts = level_start_index.contiguous();
-  const auto loc = sampling_locations.contiguous();
-  const auto attn = attention_weights.contiguous();
-  const auto grad_out = grad_output.to(v.scalar_type()).contiguous();  // kernels read value's type
-  if (v.is_cuda()) {
-#ifdef WITH_CUDA
-    return ms_deform_attn_backward_cuda(v, shapes, starts, loc, attn, grad_out);
-#else
-    TORCH_CHECK(false, "ops._C was built without the CUDA kernel");
-#endif
-  }
-  TORCH_CHECK(v.is_cpu(), "no ms_deform_attn kernel for device ", v.device());
-  return ms_deform_attn_backward_cpu(v, shapes, starts, loc, attn, grad_out);
+  const auto grad_out = grad_output.to(value.scalar_type()).contiguous();  // kernels read value's type
+  auto grads = kernel(value.contiguous(), spatial_shapes.contiguous(),
+                      level_start_index.contiguous(), sampling_locations.contiguous(),
+                      attention_weights.contiguous(), grad_out);
+  return {grads[0], grads[1], grads[2]};
 }
 
 inline bool has_cuda_kernel() {

@@ -68,3 +68,9 @@ def max_error_ratio(actual: torch.Tensor, expected: torch.Tensor) -> float:
     """max |actual - expected| relative to max |expected| (scale-free error of a whole tensor)."""
     actual, expected = actual.detach().double(), expected.detach().double()
     return float((actual - expected).abs().max() / expected.abs().max().clamp_min(1e-30))
+
+
+def kernel(*inputs: torch.Tensor) -> torch.Tensor:
+    """The registered operator ``torch.ops.detr_family.ms_deform_attn`` (loaded by ``import ops``
+    from ops._C) with its library-registered autograd; inputs in ``INPUT_NAMES`` order."""
+    return torch.ops.detr_family.ms_deform_attn(*inputs)

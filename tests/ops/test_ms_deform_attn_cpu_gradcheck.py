@@ -3,8 +3,7 @@ import pytest
 import torch
 
 import ops
-from ops.function import MSDeformAttnFunction
-from tests.ops.inputs import INPUT_NAMES, differentiable_copy, random_inputs
+from tests.ops.inputs import INPUT_NAMES, differentiable_copy, kernel, random_inputs
 
 # (levels, batch, heads, channels per head, queries, points)
 SHAPES = {
@@ -31,7 +30,7 @@ def test_cpu_kernel_gradcheck(name):
     inputs = differentiable_copy(random_inputs(levels, batch, heads, channels, queries, points, seed=len(name)))
     # Default gradcheck tolerances (atol 1e-5, rtol 1e-3, eps 1e-6): random locations lie far from
     # the pixel-grid kinks of bilinear sampling, border (0, 1) and far-off points are smooth there.
-    assert torch.autograd.gradcheck(MSDeformAttnFunction.apply, tuple(inputs[name] for name in INPUT_NAMES))
+    assert torch.autograd.gradcheck(kernel, tuple(inputs[name] for name in INPUT_NAMES))
 
 
 def test_chunked_and_per_head_backward_agree():
@@ -43,7 +42,7 @@ def test_chunked_and_per_head_backward_agree():
     for threads in (2, 1):
         torch.set_num_threads(threads)
         copy = differentiable_copy(inputs)
-        MSDeformAttnFunction.apply(*(copy[name] for name in INPUT_NAMES)).backward(grad_output)
+        kernel(*(copy[name] for name in INPUT_NAMES)).backward(grad_output)
         grads.append([copy[name].grad for name in ("value", "sampling_locations", "attention_weights")])
     for chunked, per_head in zip(*grads):
         # float64; only the summation order of the value gradient differs.

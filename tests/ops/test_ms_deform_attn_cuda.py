@@ -3,9 +3,8 @@ import pytest
 import torch
 
 import ops
-from ops.function import MSDeformAttnFunction
-from tests.ops.inputs import (ENCODER_LEVELS, INPUT_NAMES, OP_FIXTURE, differentiable_copy, max_error_ratio,
-                              output_and_grads, random_inputs)
+from tests.ops.inputs import (ENCODER_LEVELS, INPUT_NAMES, OP_FIXTURE, differentiable_copy, kernel,
+                              max_error_ratio, output_and_grads, random_inputs)
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -26,13 +25,13 @@ def test_cuda_kernel_is_built():
 def test_cuda_gradcheck_float64(levels, batch, heads, channels, points):
     inputs = _on("cuda", random_inputs(levels, batch, heads, channels, queries=3, points=points))
     # Default gradcheck tolerances; float64 atomics change only the summation order.
-    assert torch.autograd.gradcheck(MSDeformAttnFunction.apply, tuple(inputs[name] for name in INPUT_NAMES))
+    assert torch.autograd.gradcheck(kernel, tuple(inputs[name] for name in INPUT_NAMES))
 
 
 def test_cuda_matches_official_fixture():
     for config in torch.load(OP_FIXTURE, weights_only=True)["configs"]:
         inputs = _on("cuda", {name: config[name] for name in INPUT_NAMES})
-        results = output_and_grads(MSDeformAttnFunction.apply, inputs, config["grad_output"].cuda())
+        results = output_and_grads(kernel, inputs, config["grad_output"].cuda())
         names = ("output", "grad_value", "grad_sampling_locations", "grad_attention_weights")
         for actual, name in zip(results, names):
             torch.testing.assert_close(actual.cpu(), config[name], rtol=1e-10, atol=1e-10)  # float64 reordering

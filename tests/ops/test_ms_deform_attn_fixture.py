@@ -3,13 +3,12 @@ import pytest
 import torch
 
 import ops
-from ops.function import MSDeformAttnFunction
-from tests.ops.inputs import INPUT_NAMES, OP_FIXTURE, differentiable_copy, output_and_grads
+from tests.ops.inputs import INPUT_NAMES, OP_FIXTURE, differentiable_copy, kernel, output_and_grads
 
 CONFIGS = torch.load(OP_FIXTURE, weights_only=True)["configs"]
 IMPLEMENTATIONS = {
     "reference": ops.ms_deform_attn_reference,
-    "cpu_kernel": MSDeformAttnFunction.apply,
+    "cpu_kernel": kernel,
 }
 # Float64 throughout. The reference is the official formula (grid_sample), so it must match to
 # rounding; the kernel sums in another order, which moves results by ~1e-13 of their scale.
@@ -35,7 +34,7 @@ def test_fixture_exercises_off_map_points():
     """The fixture's points that are fully off the map have exactly zero gradient (README)."""
     config = CONFIGS[1]
     inputs = differentiable_copy({name: config[name] for name in INPUT_NAMES})
-    _, _, grad_locations, grad_weights = output_and_grads(MSDeformAttnFunction.apply, inputs, config["grad_output"])
+    _, _, grad_locations, grad_weights = output_and_grads(kernel, inputs, config["grad_output"])
     far_off = ((config["sampling_locations"] < -0.5) | (config["sampling_locations"] > 1.5)).any(-1)
     assert far_off.sum() > 0
     assert torch.equal(grad_weights[far_off], torch.zeros_like(grad_weights[far_off]))
