@@ -11,16 +11,16 @@ Importing this package registers the ``ConditionalDETR`` meta-architecture. Typi
     cfg.merge_from_file("configs/conditional_detr/conditional_detr_r50_50ep.yaml")
     model = build_model(cfg)
 """
-from .conditional_detr import ConditionalDETR, boxes_from_reference
+from .conditional_detr import ConditionalDETR
 from .config import add_conditional_detr_config
-from .convert import NotConditionalDETRError, convert_conditional_detr_state_dict
-from .transformer import ConditionalTransformer
+from .convert import convert_conditional_detr_state_dict  # importing registers the official-checkpoint converter
+from .transformer import ConditionalTransformer, build_conditional_detr_transformer, make_conditional_detr_transformer
 
 __all__ = [
     "ConditionalDETR",
     "ConditionalTransformer",
-    "NotConditionalDETRError",
     "add_conditional_detr_config",
-    "boxes_from_reference",
+    "build_conditional_detr_transformer",
     "convert_conditional_detr_state_dict",
+    "make_conditional_detr_transformer",
 ]

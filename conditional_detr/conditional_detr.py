@@ -1,27 +1,15 @@
 """Conditional DETR (Meng et al., ICCV 2021) as a Detectron2 meta-architecture."""
-import torch
 from torch import nn
 
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
-from projects.config import require_class_loss
-from projects.layers import MLP, init_focal_class_bias, inverse_sigmoid
+from projects.layers.boxes import boxes_from_reference
+from projects.layers.heads import class_and_box_heads
 from projects.meta_arch import DETRBase, pack_outputs
 from projects.position_encoding import build_position_encoding
 
-from .transformer import ConditionalTransformer
-
-
-def boxes_from_reference(box_offsets, reference_points):
-    """Boxes relative to each query's reference point (paper Sec. 3.3).
-
-    box_offsets: [L, B, Q, 4] unnormalised (cx, cy, w, h) from the box head; reference_points: [B, Q, 2]
-    in (0, 1) -> [L, B, Q, 4] sigmoid boxes. The centre is sigmoid(offset + inverse_sigmoid(s)); width and
-    height have no prior.
-    """
-    center = box_offsets[..., :2] + inverse_sigmoid(reference_points)
-    return torch.cat((center, box_offsets[..., 2:]), dim=-1).sigmoid()
+from .transformer import ConditionalTransformer, build_conditional_detr_transformer
 
 
 @META_ARCH_REGISTRY.register()
@@ -29,8 +17,13 @@ class ConditionalDETR(DETRBase):
     """Single-level detector: 1x1 input projection, DETR encoder, conditional decoder, shared heads.
 
     ``class_embed`` has ``num_classes`` sigmoid logits (no no-object class; trained with focal loss);
-    boxes are sigmoid-normalised cxcywh relative to each image's unpadded size.
+    boxes are sigmoid-normalised cxcywh relative to each image's unpadded size, predicted relative to
+    each query's reference point (paper Sec. 3.3: the centre gets the reference's logit, w and h no prior).
     """
+
+    method_name = "Conditional DETR"
+    class_loss = "focal"
+    supports_pre_norm = False
 
     @configurable
     def __init__(self, *, transformer: ConditionalTransformer, position_embedding: nn.Module, num_classes: int,
@@ -42,30 +35,17 @@ class ConditionalDETR(DETRBase):
         self.position_embedding = position_embedding
         self.input_proj = nn.Conv2d(in_channels, hidden_dim, kernel_size=1)
         self.query_embed = nn.Embedding(num_queries, hidden_dim)
-        self.class_embed = nn.Linear(hidden_dim, num_classes)
-        self.bbox_embed = MLP(hidden_dim, hidden_dim, 4, 3)
-        self.aux_loss = aux_loss
-        self._init_heads(prior_prob)
-
-    def _init_heads(self, prior_prob):
         # official: focal-loss prior on the class bias; the box head starts at the reference point
-        init_focal_class_bias(self.class_embed, prior_prob)
-        nn.init.zeros_(self.bbox_embed.layers[-1].weight)
-        nn.init.zeros_(self.bbox_embed.layers[-1].bias)
+        self.class_embed, self.bbox_embed = class_and_box_heads(
+            hidden_dim, num_classes, focal_prior=prior_prob, zero_box_offsets=True)
+        self.aux_loss = aux_loss
 
     @classmethod
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
-        require_class_loss(cfg, "focal", "Conditional DETR")
-        if detr.PRE_NORM:
-            raise ValueError("Conditional DETR's decoder is post-norm only (official): set MODEL.DETR.PRE_NORM False")
-        transformer = ConditionalTransformer(
-            d_model=detr.HIDDEN_DIM, nhead=detr.NHEADS, num_encoder_layers=detr.ENC_LAYERS,
-            num_decoder_layers=detr.DEC_LAYERS, dim_feedforward=detr.DIM_FEEDFORWARD, dropout=detr.DROPOUT,
-        )
         return {
             **super().from_config(cfg),
-            "transformer": transformer,
+            "transformer": build_conditional_detr_transformer(cfg),
             "position_embedding": build_position_encoding(detr.POSITION_EMBEDDING, detr.HIDDEN_DIM),
             "num_classes": detr.NUM_CLASSES,
             "num_queries": detr.NUM_OBJECT_QUERIES,
@@ -73,7 +53,7 @@ class ConditionalDETR(DETRBase):
             "prior_prob": cfg.MODEL.CONDITIONAL_DETR.PRIOR_PROB,
         }
 
-    def predict(self, levels, image_sizes, pixel_mask):
+    def predict(self, levels, image_sizes, pixel_mask, targets=None):
         """levels: [(feature [B, C, H, W], mask [B, H, W])] -> outputs dict (see DETRBase).
 
         ``image_sizes`` and ``pixel_mask`` are not needed: the level mask comes with the feature.
@@ -81,8 +61,8 @@ class ConditionalDETR(DETRBase):
         """
         feature, mask = levels[-1]
         pos = self.position_embedding(mask, dtype=feature.dtype)
-        hs, reference_points = self.transformer(self.input_proj(feature), mask, self.query_embed.weight, pos)
-        boxes = boxes_from_reference(self.bbox_embed(hs), reference_points)
-        outputs = pack_outputs(self.class_embed(hs), boxes, self.aux_loss)
-        outputs["reference_points"] = reference_points
+        result = self.transformer(self.input_proj(feature), mask, self.query_embed.weight, pos)
+        boxes = boxes_from_reference(self.bbox_embed(result.hs), result.references)
+        outputs = pack_outputs(self.class_embed(result.hs), boxes, self.aux_loss)
+        outputs["reference_points"] = result.references
         return outputs

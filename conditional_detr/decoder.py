@@ -6,11 +6,10 @@ Submodule names follow the official layout, so official checkpoints map 1:1 (FFN
 import torch
 from torch import nn
 
-from projects.detr.transformer import DecoderLayerBase
 from projects.layers import MLP, clone_modules
-from projects.query_embedding import sine_embed_coordinates
-
-from .attention import PreProjectedAttention, concat_per_head
+from projects.layers.conditional_attention import PreProjectedAttention, conditional_cross_attention
+from projects.layers.sine_embedding import sine_embed_coordinates
+from projects.layers.transformer import DecoderLayerBase
 
 
 class ConditionalDecoderLayer(DecoderLayerBase):
@@ -22,7 +21,6 @@ class ConditionalDecoderLayer(DecoderLayerBase):
 
     def __init__(self, d_model, nhead, dim_feedforward=2048, dropout=0.1, activation="relu"):
         super().__init__(d_model, dim_feedforward, dropout, activation)
-        self.nhead = nhead
         for name in ("sa_qcontent_proj", "sa_qpos_proj", "sa_kcontent_proj", "sa_kpos_proj", "sa_v_proj",
                      "ca_qcontent_proj", "ca_qpos_proj", "ca_kcontent_proj", "ca_kpos_proj", "ca_v_proj",
                      "ca_qpos_sine_proj"):
@@ -43,20 +41,13 @@ class ConditionalDecoderLayer(DecoderLayerBase):
     def cross_attention(self, tgt, memory, memory_padding_mask, pos, query_pos, query_sine_embed):
         """Conditional cross-attention (paper eq. 1-2): per head, query = [content ; conditional spatial
         query], key = [content ; key position]. tgt: [B, Q, C]; memory, pos: [B, S, C] -> [B, Q, C]."""
-        query = self.ca_qcontent_proj(tgt)
-        key = self.ca_kcontent_proj(memory)
-        key_pos = self.ca_kpos_proj(pos)
-        if self.is_first:
-            # official: layer 0 also adds the object-query position to the content query and the key
-            # position to the content key (DETR-style), besides concatenating the spatial halves
-            query = query + self.ca_qpos_proj(query_pos)
-            key = key + key_pos
-        spatial_query = self.ca_qpos_sine_proj(query_sine_embed)
-        return self.cross_attn(
-            concat_per_head(query, spatial_query, self.nhead),
-            concat_per_head(key, key_pos, self.nhead),
-            self.ca_v_proj(memory),
+        # official: only layer 0 also adds the object-query position to the content query (and the
+        # key position to the content key), DETR-style
+        return conditional_cross_attention(
+            self.cross_attn, self.ca_qcontent_proj(tgt), self.ca_qpos_sine_proj(query_sine_embed),
+            self.ca_kcontent_proj(memory), self.ca_kpos_proj(pos), self.ca_v_proj(memory),
             key_padding_mask=memory_padding_mask,
+            query_pos=self.ca_qpos_proj(query_pos) if self.is_first else None,
         )
 
     def forward(self, tgt, memory, memory_padding_mask, pos, query_pos, query_sine_embed):

@@ -1,8 +1,10 @@
-"""Conditional DETR transformer: DETR's encoder (reused from projects.detr) + the conditional decoder."""
+"""Conditional DETR transformer: the core DETR encoder + the conditional decoder, and its builders."""
 from torch import nn
 
-from projects.detr.transformer import TransformerEncoder, TransformerEncoderLayer
 from projects.layers import xavier_init_matrices
+from projects.layers.levels import flatten_level
+from projects.layers.transformer import TransformerEncoder, TransformerEncoderLayer
+from projects.layers.transformer_output import TransformerOutput
 
 from .decoder import ConditionalDecoder, ConditionalDecoderLayer
 
@@ -20,19 +22,34 @@ class ConditionalTransformer(nn.Module):
         decoder_layer = ConditionalDecoderLayer(d_model, nhead, dim_feedforward, dropout, activation)
         self.decoder = ConditionalDecoder(decoder_layer, num_decoder_layers, d_model)
         self.d_model = d_model
-        self._reset_parameters()
+        self.reset_parameters()
 
-    def _reset_parameters(self):
+    def reset_parameters(self):
         # official: xavier_uniform on every matrix of the transformer, query_scale/ref_point_head included
         xavier_init_matrices(self)
 
-    def forward(self, src, mask, query_embed, pos):
+    def forward(self, src, mask, query_embed, pos) -> TransformerOutput:
         """src: [B, C, H, W]; mask: [B, H, W] (True = padding); query_embed: [Q, C]; pos: [B, C, H, W]
-        -> (hs [L, B, Q, C], reference points [B, Q, 2])."""
-        batch = src.shape[0]
-        src = src.flatten(2).transpose(1, 2)
-        pos = pos.flatten(2).transpose(1, 2)
-        mask = mask.flatten(1)
+        -> TransformerOutput(hs [L, B, Q, C], memory [B, H*W, C], references: the reference points
+        [B, Q, 2] shared by every layer)."""
+        src, mask, pos = flatten_level(src, mask, pos)
         memory = self.encoder(src, padding_mask=mask, pos=pos)
-        query_pos = query_embed[None].expand(batch, -1, -1)
-        return self.decoder(memory, mask, pos, query_pos)
+        query_pos = query_embed[None].expand(src.shape[0], -1, -1)
+        hs, reference_points = self.decoder(memory, mask, pos, query_pos)
+        return TransformerOutput(hs=hs, memory=memory, references=reference_points)
+
+
+def build_conditional_detr_transformer(cfg) -> ConditionalTransformer:
+    """The Conditional DETR transformer sized by ``cfg.MODEL.DETR``."""
+    detr = cfg.MODEL.DETR
+    return make_conditional_detr_transformer(
+        d_model=detr.HIDDEN_DIM, nhead=detr.NHEADS, num_encoder_layers=detr.ENC_LAYERS,
+        num_decoder_layers=detr.DEC_LAYERS, dim_feedforward=detr.DIM_FEEDFORWARD, dropout=detr.DROPOUT,
+    )
+
+
+def make_conditional_detr_transformer(*, d_model=256, nhead=8, num_encoder_layers=6, num_decoder_layers=6,
+                                      dim_feedforward=2048, dropout=0.1, activation="relu") -> ConditionalTransformer:
+    """Keyword construction (official defaults), used by ``build_conditional_detr_transformer`` and tests."""
+    return ConditionalTransformer(d_model, nhead, num_encoder_layers, num_decoder_layers, dim_feedforward, dropout,
+                                  activation)

@@ -9,8 +9,6 @@ def build_deformable_transformer(cfg) -> DeformableTransformer:
     """The encoder/decoder stack of the configured variant (levels, points, two-stage)."""
     detr = cfg.MODEL.DETR
     options = cfg.MODEL.DEFORMABLE_DETR
-    if detr.PRE_NORM:
-        raise ValueError("Deformable DETR layers are post-norm; set MODEL.DETR.PRE_NORM False")
     return make_deformable_transformer(
         d_model=detr.HIDDEN_DIM, nhead=detr.NHEADS, num_encoder_layers=detr.ENC_LAYERS,
         num_decoder_layers=detr.DEC_LAYERS, dim_feedforward=detr.DIM_FEEDFORWARD, dropout=detr.DROPOUT,

@@ -4,10 +4,10 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from projects.detr.transformer import FeedForward, with_pos
 from projects.layers import clone_modules
+from projects.layers.boxes import boxes_from_reference
+from projects.layers.transformer import FeedForward, with_pos
 
-from .boxes import refine_reference
 from .levels import FlatLevels, reference_points_per_level
 
 
@@ -73,5 +73,5 @@ class DeformableDecoder(nn.Module):
             tgt = layer(tgt, query_pos, reference_input, memory, levels)
             outputs.append(tgt)
             if box_heads is not None:
-                reference = refine_reference(box_heads[index](tgt), reference).detach()
+                reference = boxes_from_reference(box_heads[index](tgt), reference).detach()
         return torch.stack(outputs), references

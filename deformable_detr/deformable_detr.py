@@ -4,14 +4,14 @@ from torch import nn
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
-from projects.config import require_class_loss
 from projects.criterion_builder import build_criterion
+from projects.layers.heads import per_layer_predictions
+from projects.layers.input_proj import InputProjections
 from projects.meta_arch import DETRBase, pack_outputs
 from projects.position_encoding import build_position_encoding
 
 from .build import build_deformable_transformer
-from .heads import build_heads, decoder_predictions
-from .input_proj import InputProjections
+from .heads import build_heads
 from .transformer import DeformableTransformer
 
 # Deformable DETR's sine embedding is (cumsum - 0.5) / (last + eps) * 2pi (DETR's has no offset)
@@ -28,6 +28,10 @@ class DeformableDETR(DETRBase):
     after every layer), + two-stage (encoder proposals become the queries; ``enc_outputs`` feed
     the criterion's two-stage loss). Class logits are [B, Q, num_classes] sigmoid scores.
     """
+
+    method_name = "Deformable DETR"
+    class_loss = "focal"
+    supports_pre_norm = False
 
     @configurable
     def __init__(self, *, transformer: DeformableTransformer, position_embedding: nn.Module, num_classes: int,
@@ -65,10 +69,8 @@ class DeformableDETR(DETRBase):
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
         options = cfg.MODEL.DEFORMABLE_DETR
-        require_class_loss(cfg, "focal", "Deformable DETR")
         return {
             **super().from_config(cfg),
-            "criterion": build_criterion(cfg, two_stage=options.TWO_STAGE),
             "transformer": build_deformable_transformer(cfg),
             "position_embedding": build_position_encoding(detr.POSITION_EMBEDDING, detr.HIDDEN_DIM, POSITION_OFFSET),
             "num_classes": detr.NUM_CLASSES,
@@ -77,7 +79,12 @@ class DeformableDETR(DETRBase):
             "aux_loss": detr.DEEP_SUPERVISION,
         }
 
-    def predict(self, levels, image_sizes, pixel_mask):
+    @classmethod
+    def criterion_from_config(cls, cfg):
+        """Two-stage also supervises the encoder proposals (``_enc`` losses)."""
+        return build_criterion(cfg, two_stage=cfg.MODEL.DEFORMABLE_DETR.TWO_STAGE)
+
+    def predict(self, levels, image_sizes, pixel_mask, targets=None):
         """levels: backbone [(feature [B, C_l, H_l, W_l], mask [B, H_l, W_l])]; pixel_mask: [B, H, W]
         (the extra levels' masks are resized from it) -> outputs dict (see DETRBase)."""
         projected = self.input_proj(levels, pixel_mask)
@@ -91,7 +98,7 @@ class DeformableDETR(DETRBase):
             box_heads=self.bbox_embed if self.with_box_refine else None,
             proposal_heads=(self.class_embed[-1], self.bbox_embed[-1]) if two_stage else None,
         )
-        logits, boxes = decoder_predictions(self.class_embed, self.bbox_embed, result.hs, result.references)
+        logits, boxes = per_layer_predictions(self.class_embed, self.bbox_embed, result.hs, result.references)
         outputs = pack_outputs(logits, boxes, self.aux_loss)
         if result.enc_outputs is not None:
             outputs["enc_outputs"] = result.enc_outputs

@@ -1,8 +1,8 @@
 """Deformable transformer encoder: multi-scale deformable self-attention over all level tokens."""
 from torch import Tensor, nn
 
-from projects.detr.transformer import FeedForward, with_pos
 from projects.layers import clone_modules
+from projects.layers.transformer import FeedForward, with_pos
 
 from .levels import FlatLevels, encoder_reference_points
 

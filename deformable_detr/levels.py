@@ -8,6 +8,8 @@ from typing import List, NamedTuple
 import torch
 from torch import Tensor
 
+from projects.layers.levels import valid_ratio
+
 
 class FlatLevels(NamedTuple):
     """All levels flattened into one token sequence (S = sum_l H_l * W_l)."""
@@ -18,17 +20,6 @@ class FlatLevels(NamedTuple):
     spatial_shapes: Tensor  # [L, 2] int64 (H_l, W_l)
     level_start_index: Tensor  # [L] int64
     valid_ratios: Tensor  # [B, L, 2] (w, h)
-
-
-def valid_ratio(mask: Tensor) -> Tensor:
-    """mask: [B, H, W] (True = padding) -> [B, 2] (valid_w / W, valid_h / H).
-
-    Official: valid rows are counted along the first column and valid columns along the first row.
-    """
-    _, height, width = mask.shape
-    valid_h = (~mask[:, :, 0]).sum(1).float()
-    valid_w = (~mask[:, 0, :]).sum(1).float()
-    return torch.stack((valid_w / width, valid_h / height), dim=-1)
 
 
 def flatten_levels(srcs: List[Tensor], masks: List[Tensor], pos_embeds: List[Tensor], level_embed: Tensor) -> FlatLevels:

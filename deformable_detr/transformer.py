@@ -1,25 +1,17 @@
 """The deformable transformer: level embedding, encoder, query/reference setup (one- or two-stage), decoder."""
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from ops import MSDeformAttn
 from projects.layers import xavier_init_matrices
+from projects.layers.transformer_output import TransformerOutput
 
 from .decoder import DeformableDecoder
 from .encoder import DeformableEncoder
 from .levels import FlatLevels, flatten_levels
 from .two_stage import encoder_proposals, proposal_pos_embed, select_proposals
-
-
-class TransformerOutput(NamedTuple):
-    hs: Tensor  # [L_dec, B, Q, C] every decoder layer's output
-    references: List[Tensor]  # L_dec x [B, Q, 2 | 4]: the reference each decoder layer received
-    memory: Tensor  # [B, S, C] encoder output
-    levels: FlatLevels  # the flattened encoder input
-    enc_outputs: Optional[dict]  # two-stage: {"pred_logits": [B, S, K], "pred_boxes": [B, S, 4]}
-    proposal_index: Optional[Tensor]  # two-stage: [B, Q] selected encoder tokens
 
 
 class DeformableTransformer(nn.Module):
@@ -65,7 +57,10 @@ class DeformableTransformer(nn.Module):
     def forward(self, srcs: Sequence[Tensor], masks: Sequence[Tensor], pos_embeds: Sequence[Tensor],
                 query_embed: Optional[Tensor] = None, box_heads: Optional[Sequence[nn.Module]] = None,
                 proposal_heads: Optional[Tuple[nn.Module, nn.Module]] = None) -> TransformerOutput:
-        """
+        """Returns TransformerOutput with hs [L, B, Q, C], memory [B, S, C], references (the L
+        references [B, Q, 2 | 4] the decoder layers received), levels (FlatLevels) and, two-stage
+        only, enc_outputs and proposal_index [B, Q].
+
         Args:
             srcs, pos_embeds: per level [B, C, H_l, W_l]; masks: per level [B, H_l, W_l] (True = padding).
             query_embed: one-stage only, [Q, 2C].
@@ -82,7 +77,8 @@ class DeformableTransformer(nn.Module):
             tgt, query_pos, reference = self._learned_queries(query_embed, memory.shape[0])
             enc_outputs = index = None
         hs, references = self.decoder(tgt, query_pos, reference, memory, levels, box_heads)
-        return TransformerOutput(hs, references, memory, levels, enc_outputs, index)
+        return TransformerOutput(hs=hs, memory=memory, references=references, levels=levels,
+                                 enc_outputs=enc_outputs, proposal_index=index)
 
     def _learned_queries(self, query_embed: Tensor, batch: int):
         """query_embed [Q, 2C] -> (content [B, Q, C], position [B, Q, C], reference [B, Q, 2])."""

@@ -1,9 +1,11 @@
 """Two-stage Deformable DETR: every encoder token proposes a box; the best ones become queries."""
-import math
 from typing import Tuple
 
 import torch
 from torch import Tensor
+
+from projects.layers.levels import valid_sizes
+from projects.layers.sine_embedding import sine_embed_coordinates
 
 PROPOSAL_MIN_SIZE = 0.05  # level-0 proposal width/height, doubled per level (paper Sec. 4.2)
 PROPOSAL_VALID_RANGE = (0.01, 0.99)
@@ -22,13 +24,11 @@ def encoder_proposals(memory: Tensor, padding_mask: Tensor, spatial_shapes: Tens
     proposals, start = [], 0
     for level, (height, width) in enumerate(spatial_shapes.tolist()):
         mask = padding_mask[:, start:start + height * width].view(batch, height, width)
-        valid_h = (~mask[:, :, 0]).sum(1)
-        valid_w = (~mask[:, 0, :]).sum(1)
         ys = torch.arange(height, dtype=torch.float32, device=memory.device)
         xs = torch.arange(width, dtype=torch.float32, device=memory.device)
         grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")
         grid = torch.stack((grid_x, grid_y), -1)[None]  # [1, H, W, 2] (x, y)
-        scale = torch.stack((valid_w, valid_h), -1).view(batch, 1, 1, 2)
+        scale = valid_sizes(mask).view(batch, 1, 1, 2)
         centre = (grid.expand(batch, -1, -1, -1) + 0.5) / scale
         size = torch.full_like(centre, PROPOSAL_MIN_SIZE) * (2.0 ** level)
         proposals.append(torch.cat((centre, size), -1).view(batch, -1, 4))
@@ -45,12 +45,10 @@ def proposal_pos_embed(coords_unact: Tensor, num_pos_feats: int, temperature: fl
     """Sine embedding of proposal boxes: [B, Q, 4] logits -> [B, Q, 4 * num_pos_feats].
 
     Official: sigmoid(coords) * 2pi, per coordinate ``num_pos_feats`` interleaved sin/cos features
-    (128 hard-coded there, i.e. d_model / 2 at d_model 256), concatenated in x, y, w, h order.
+    (128 hard-coded there, i.e. d_model / 2 at d_model 256), concatenated in x, y, w, h order
+    (unlike Conditional DETR's y-first order).
     """
-    k = torch.arange(num_pos_feats, dtype=torch.float32, device=coords_unact.device)
-    dim_t = temperature ** (2 * torch.div(k, 2, rounding_mode="floor") / num_pos_feats)
-    angles = coords_unact.sigmoid()[..., None] * (2 * math.pi) / dim_t  # [B, Q, 4, F]
-    return torch.stack((angles[..., 0::2].sin(), angles[..., 1::2].cos()), dim=4).flatten(2)
+    return sine_embed_coordinates(coords_unact.sigmoid(), num_pos_feats, temperature, y_first=False)
 
 
 def select_proposals(class_logits: Tensor, coords_unact: Tensor, num_queries: int) -> Tuple[Tensor, Tensor]:

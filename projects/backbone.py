@@ -3,22 +3,10 @@ from typing import List, Tuple
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from detectron2.modeling import Backbone, build_backbone
 
-
-def downsample_mask(pixel_mask, size):
-    """Resize a padding mask to a feature level, as the official DETR/Deformable DETR code does.
-
-    Official: ``F.interpolate(mask.float(), size)`` with the default *nearest* mode, so output row i
-    reads pixel row floor(i * H_pad / h). This is not ceil(H_img / stride): on sizes that are not
-    multiples of the stride the two rules differ by a row or column, and converted checkpoints only
-    evaluate as officially with the nearest rule.
-
-    pixel_mask: [B, H_pad, W_pad] bool (True = padding); size: (h, w) -> [B, h, w] bool.
-    """
-    return F.interpolate(pixel_mask[None].float(), size=tuple(size))[0].to(torch.bool)
+from .layers.levels import downsample_mask
 
 
 class MaskedBackbone(nn.Module):

@@ -1,6 +1,7 @@
 """Config keys shared by every DETR-family model (``MODEL.DETR``) and by the trainer."""
 from detectron2.config import CfgNode as CN
 
+from .criterion import CLASS_LOSS_TYPES
 from .data import add_detr_data_config
 
 
@@ -47,9 +48,23 @@ def add_detr_config(cfg):
     add_detr_data_config(cfg)
 
 
-def require_class_loss(cfg, expected, method):
-    """Raise a ValueError naming the key when MODEL.DETR.CLASS_LOSS is not what ``method`` trains with."""
+def class_loss_from_config(cfg):
+    """MODEL.DETR.CLASS_LOSS, checked: "softmax" (CE with a no-object class) or "focal" (sigmoid focal)."""
     found = cfg.MODEL.DETR.CLASS_LOSS
-    if found != expected:
-        raise ValueError(f"{method} is trained with the {expected!r} class loss: set MODEL.DETR.CLASS_LOSS "
-                         f"{expected!r}, got {found!r}")
+    if found not in CLASS_LOSS_TYPES:
+        raise ValueError(f"MODEL.DETR.CLASS_LOSS must be one of {CLASS_LOSS_TYPES}, got {found!r}")
+    return found
+
+
+def check_method_config(cfg, method, class_loss=None, pre_norm=True):
+    """A ValueError naming the key when ``cfg`` asks ``method`` for what it cannot do.
+
+    class_loss: the loss the method is trained with ("softmax" or "focal"); None accepts either.
+    pre_norm: False for methods whose layers are post-norm only (MODEL.DETR.PRE_NORM must be False).
+    """
+    found = class_loss_from_config(cfg)
+    if class_loss is not None and found != class_loss:
+        raise ValueError(f"{method} is trained with the {class_loss!r} class loss: set MODEL.DETR.CLASS_LOSS "
+                         f"{class_loss!r}, got {found!r}")
+    if not pre_norm and cfg.MODEL.DETR.PRE_NORM:
+        raise ValueError(f"{method} has post-norm layers only (as the official code): set MODEL.DETR.PRE_NORM False")

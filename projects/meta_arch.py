@@ -5,7 +5,7 @@ official code derives per level), target preparation (normalised cxcywh), the lo
 logging, aux-output assembly, and inference to Detectron2 ``Instances``. A method overrides only
 ``predict`` (and ``from_config`` to add its modules).
 """
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 from torch import nn
@@ -17,10 +17,15 @@ from detectron2.utils.events import get_event_storage
 
 from .backbone import MaskedBackbone, build_masked_backbone
 from .box_ops import box_xyxy_to_cxcywh
+from .config import check_method_config
+from .criterion import Targets
 from .criterion_builder import build_criterion
 from .postprocess import scale_boxes, select_sigmoid_topk, select_softmax
 
 LOG_ONLY_LOSSES = ("class_error", "cardinality_error")
+# detection selection at inference for each class loss: softmax -> one box per query (arg-max over
+# the real classes), focal -> top-k (query, class) pairs of the sigmoid scores
+SELECT_BOX = {"softmax": "softmax", "focal": "sigmoid_topk"}
 
 
 def pack_outputs(class_logits, boxes, with_aux=True):
@@ -41,13 +46,25 @@ def pack_outputs(class_logits, boxes, with_aux=True):
 class DETRBase(nn.Module):
     """Shared image/target handling, loss and inference for set-prediction detectors.
 
-    Subclasses implement ``predict(levels, image_sizes, pixel_mask) -> outputs``, where ``levels`` is
-    the backbone adapter's list of (feature [B, C_l, H_l, W_l], mask [B, H_l, W_l]), ``image_sizes``
-    [B, 2] the unpadded (h, w), ``pixel_mask`` [B, H, W] the padding mask (for levels a method derives
-    itself, e.g. Deformable DETR's extra stride-64 level) and outputs holds
+    Subclasses implement ``predict(levels, image_sizes, pixel_mask, targets=None) -> outputs``, where
+    ``levels`` is the backbone adapter's list of (feature [B, C_l, H_l, W_l], mask [B, H_l, W_l]),
+    ``image_sizes`` [B, 2] the unpadded (h, w), ``pixel_mask`` [B, H, W] the padding mask (for levels
+    a method derives itself, e.g. Deformable DETR's extra stride-64 level) and ``targets`` the
+    prepared targets (see ``prepare_targets``) in training, None at inference. ``outputs`` holds
     ``pred_logits`` [B, Q, K(+1)], ``pred_boxes`` [B, Q, 4] (normalised cxcywh), optional
-    ``aux_outputs`` and ``enc_outputs``.
+    ``aux_outputs`` and ``enc_outputs``, and any further items the method's criterion consumes
+    (e.g. denoising groups built from the targets): the whole dict goes to the criterion, while
+    inference reads only ``pred_logits`` and ``pred_boxes``.
+
+    Class attributes a method sets: ``method_name`` (for config errors), ``class_loss`` ("softmax" or
+    "focal": the one place a method states its class loss; None accepts MODEL.DETR.CLASS_LOSS as
+    given) and ``supports_pre_norm``. ``criterion_from_config`` builds the criterion (override it when
+    the method's criterion supervises more outputs).
     """
+
+    method_name = "DETR-family model"
+    class_loss: Optional[str] = None
+    supports_pre_norm = True
 
     @configurable
     def __init__(self, *, backbone: MaskedBackbone, criterion: nn.Module, pixel_mean, pixel_std,
@@ -55,7 +72,7 @@ class DETRBase(nn.Module):
         """
         Args:
             backbone: the adapter producing per-level features and masks.
-            criterion: a SetCriterion; its ``weight_dict`` weights the training losses.
+            criterion: a SetCriterion; its ``weighted_losses`` gives the training losses.
             pixel_mean, pixel_std: per-channel statistics in the input format (e.g. RGB, 0..255).
             select_box: "softmax" (one detection per query, last class = no-object) or
                 "sigmoid_topk" (top-k (query, class) pairs of the sigmoid scores).
@@ -74,31 +91,38 @@ class DETRBase(nn.Module):
     @classmethod
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
+        check_method_config(cfg, cls.method_name, class_loss=cls.class_loss, pre_norm=cls.supports_pre_norm)
         return {
             "backbone": build_masked_backbone(cfg, detr.IN_FEATURES),
-            "criterion": build_criterion(cfg),
+            "criterion": cls.criterion_from_config(cfg),
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
-            "select_box": "sigmoid_topk" if detr.CLASS_LOSS == "focal" else "softmax",
+            "select_box": SELECT_BOX[detr.CLASS_LOSS],
             "num_topk_test": detr.NUM_TOPK_TEST,
         }
+
+    @classmethod
+    def criterion_from_config(cls, cfg) -> nn.Module:
+        """The set criterion (built once, here); e.g. Deformable DETR's adds the two-stage loss."""
+        return build_criterion(cfg)
 
     @property
     def device(self):
         return self.pixel_mean.device
 
-    def predict(self, levels, image_sizes, pixel_mask) -> Dict:
+    def predict(self, levels, image_sizes, pixel_mask, targets: Optional[Targets] = None) -> Dict:
         """levels: [(feature, mask)] per level; image_sizes: [B, 2] (h, w) int64 unpadded sizes;
-        pixel_mask: [B, H, W] bool (True = padding)."""
+        pixel_mask: [B, H, W] bool (True = padding); targets: prepared targets (training) or None."""
         raise NotImplementedError
 
     def forward(self, batched_inputs: List[Dict]):
         """Detectron2 model API: a list of dataset dicts -> losses (training) or [{"instances"}]."""
         images, pixel_mask = self.preprocess_image(batched_inputs)
         image_sizes = torch.as_tensor(images.image_sizes, dtype=torch.int64, device=self.device)
-        outputs = self.predict(self.backbone(images.tensor, pixel_mask), image_sizes, pixel_mask)
+        targets = self.prepare_targets(batched_inputs) if self.training else None
+        outputs = self.predict(self.backbone(images.tensor, pixel_mask), image_sizes, pixel_mask, targets)
         if self.training:
-            return self.losses(outputs, self.prepare_targets(batched_inputs))
+            return self.losses(outputs, targets)
         results = self.inference(outputs, image_sizes)
         return self.postprocess(results, batched_inputs)
 
@@ -131,9 +155,8 @@ class DETRBase(nn.Module):
     def losses(self, outputs, targets):
         """Weighted losses for the trainer; the log-only metrics go to the event storage."""
         loss_dict = self.criterion(outputs, targets)
-        weights = self.criterion.weight_dict
         self._log_metrics({k: v for k, v in loss_dict.items() if k in LOG_ONLY_LOSSES})
-        return {name: value * weights[name] for name, value in loss_dict.items() if name in weights}
+        return self.criterion.weighted_losses(loss_dict)
 
     @staticmethod
     def _log_metrics(metrics):

@@ -8,15 +8,16 @@ import math
 import torch
 from torch import nn
 
+from .layers.sine_embedding import sine_embed
+
 
 class PositionEmbeddingSine(nn.Module):
     """Sine/cosine encoding of the (normalised) pixel position, computed from the padding mask.
 
     Official DETR: position = cumsum of valid pixels along each axis (first valid pixel = 1), then
     optionally normalised per image by the number of valid rows/cols: ``(p + offset) / (p_last + eps)``
-    times ``scale``. Deformable DETR uses ``offset=-0.5``; DETR uses 0. Channel k of an axis uses the
-    angle ``p / temperature ** (2 * floor(k / 2) / F)``; even channels are sin, odd channels cos
-    (interleaved, not concatenated).
+    times ``scale``. Deformable DETR uses ``offset=-0.5``; DETR uses 0. Each axis is then embedded
+    by ``layers.sine_embedding.sine_embed`` (interleaved sin/cos, F channels).
     """
 
     def __init__(self, num_pos_feats=128, temperature=10000.0, normalize=True, scale=2 * math.pi,
@@ -37,16 +38,10 @@ class PositionEmbeddingSine(nn.Module):
         if self.normalize:
             y_embed = (y_embed + self.offset) / (y_embed[:, -1:, :] + self.eps) * self.scale
             x_embed = (x_embed + self.offset) / (x_embed[:, :, -1:] + self.eps) * self.scale
-        pos_y = self._encode(y_embed)
-        pos_x = self._encode(x_embed)
+        # the normalisation above already applied ``scale``: embed the positions as they are
+        pos_y = sine_embed(y_embed, self.num_pos_feats, self.temperature, scale=1.0)
+        pos_x = sine_embed(x_embed, self.num_pos_feats, self.temperature, scale=1.0)
         return torch.cat((pos_y, pos_x), dim=3).permute(0, 3, 1, 2).to(dtype)
-
-    def _encode(self, embed):
-        """embed: [B, H, W] -> [B, H, W, F] interleaved sin/cos."""
-        k = torch.arange(self.num_pos_feats, dtype=torch.float32, device=embed.device)
-        dim_t = self.temperature ** (2 * torch.div(k, 2, rounding_mode="floor") / self.num_pos_feats)
-        angles = embed[..., None] / dim_t
-        return torch.stack((angles[..., 0::2].sin(), angles[..., 1::2].cos()), dim=4).flatten(3)
 
 
 class PositionEmbeddingLearned(nn.Module):

@@ -46,10 +46,10 @@ stride-64 level is a 3x3 stride-2 convolution of res5 (official zip's ``input_pr
 mask is the nearest resize of the pixel mask like every level (the zip resizes the res5 mask).
 """
 from .config import add_smca_config
-from .convert import convert_smca_state_dict, describe_official_smca
+from .convert import convert_smca_state_dict, describe_official_smca  # registers the official-checkpoint converter
 from .smca import SMCA
 from .smca_multi_scale import SMCAMultiScale
-from .transformer import SMCATransformer, build_smca_transformer
+from .transformer import SMCATransformer, build_smca_transformer, make_smca_transformer
 
 __all__ = [
     "SMCA",
@@ -59,4 +59,5 @@ __all__ = [
     "build_smca_transformer",
     "convert_smca_state_dict",
     "describe_official_smca",
+    "make_smca_transformer",
 ]

@@ -11,6 +11,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from projects.layers.multihead import merge_heads, split_heads
+
 
 def padded_log_weights(log_weights, padding_mask):
     """log G [B, G, Q, S] with -inf at padded keys (padding_mask [B, S], True = padding).
@@ -65,25 +67,20 @@ class ScaleSelectionAttention(nn.Module):
         self.v_projs = nn.ModuleList(nn.Linear(d_model, d_model) for _ in range(num_projections))
         self.out_proj = nn.Linear(d_model, d_model)
 
-    def _split_heads(self, x):
-        """[B, N, C] -> [B, H, N, C / H]."""
-        batch, length, channels = x.shape
-        return x.view(batch, length, self.nhead, channels // self.nhead).transpose(1, 2)
-
     def _projected(self, keys, values):
         """Per-level projected keys and values, each [B, H, S_l, C / H]."""
         projected = []
         for level, (key, value) in enumerate(zip(keys, values)):
             index = level if len(self.k_projs) > 1 else 0
-            projected.append((self._split_heads(self.k_projs[index](key)),
-                              self._split_heads(self.v_projs[index](value))))
+            projected.append((split_heads(self.k_projs[index](key), self.nhead),
+                              split_heads(self.v_projs[index](value), self.nhead)))
         return projected
 
     def level_outputs(self, query, keys, values, biases) -> List[torch.Tensor]:
         """C_j of every level before the scale weighting: [[B, H, Q, C / H]] (softmax within level j)."""
         if len(keys) != self.num_levels:
             raise ValueError(f"expected {self.num_levels} levels, got {len(keys)}")
-        q = self._split_heads(self.q_proj(query))
+        q = split_heads(self.q_proj(query), self.nhead)
         dropout = self.dropout if self.training else 0.0
         return [
             F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout)
@@ -97,12 +94,11 @@ class ScaleSelectionAttention(nn.Module):
             outputs = self.level_outputs(query, keys, values, biases)
             weights = scale_weights.transpose(1, 2)[..., None]  # [B, L, Q, 1]
             attended = sum(weights[:, None, level] * out for level, out in enumerate(outputs))
-        batch, _, queries, _ = attended.shape
-        return self.out_proj(attended.transpose(1, 2).reshape(batch, queries, -1))
+        return self.out_proj(merge_heads(attended))
 
     def _joint_output(self, query, keys, values, biases):
         """One softmax over the tokens of all levels (the "w/o scale selection" ablation): [B, H, Q, C / H]."""
-        q = self._split_heads(self.q_proj(query))
+        q = split_heads(self.q_proj(query), self.nhead)
         projected = self._projected(keys, values)
         k = torch.cat([k for k, _ in projected], dim=2)
         v = torch.cat([v for _, v in projected], dim=2)

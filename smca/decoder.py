@@ -7,8 +7,8 @@ from typing import List, NamedTuple, Optional, Tuple
 import torch
 from torch import nn
 
-from projects.detr.transformer import DecoderLayerBase, with_pos
 from projects.layers import MLP, clone_modules
+from projects.layers.transformer import DecoderLayerBase, with_pos
 
 from .co_attention import padded_log_weights
 from .spatial_prior import GaussianPrior, unnormalise_centers

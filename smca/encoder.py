@@ -10,8 +10,8 @@ from typing import List, Sequence
 import torch
 from torch import nn
 
-from projects.detr.transformer import TransformerEncoderLayer
 from projects.layers import clone_modules
+from projects.layers.transformer import TransformerEncoderLayer
 
 BLOCK_TYPES = ("intra", "multi")
 

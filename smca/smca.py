@@ -4,7 +4,8 @@ from torch import nn
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
-from .meta_arch import SMCABase, smca_transformer_from_config
+from .meta_arch import SMCABase
+from .transformer import build_smca_transformer
 
 
 @META_ARCH_REGISTRY.register()
@@ -24,10 +25,7 @@ class SMCA(SMCABase):
     @classmethod
     def from_config(cls, cfg):
         args = super().from_config(cfg)
-        stride = args["backbone"].strides[-1]
-        args["transformer"] = smca_transformer_from_config(
-            cfg, unit_stride=stride, num_levels=1, encoder_blocks=["intra"] * cfg.MODEL.DETR.ENC_LAYERS
-        )
+        args["transformer"] = build_smca_transformer(cfg, unit_stride=args["backbone"].strides[-1])
         return args
 
     def input_levels(self, levels, pixel_mask):

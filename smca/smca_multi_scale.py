@@ -5,9 +5,10 @@ from torch import nn
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
-from projects.backbone import downsample_mask
+from projects.layers.input_proj import build_level_projections, project_levels
 
-from .meta_arch import SMCABase, smca_transformer_from_config
+from .meta_arch import SMCABase
+from .transformer import build_smca_transformer
 
 
 @META_ARCH_REGISTRY.register()
@@ -17,19 +18,18 @@ class SMCAMultiScale(SMCABase):
     (official multi-scale zip's stride-64 input, like Deformable DETR's extra level).
 
     The extra level's padding mask is the nearest-neighbour resize of the pixel mask, the rule of every
-    other level (``downsample_mask``); the official zip resizes the stride-32 mask instead.
+    other level (``downsample_mask``); the official zip resizes the stride-32 mask instead. The
+    projections are plain convs (no GroupNorm), named ``input_proj.<l>`` and ``extra_proj.<i>``.
     """
 
     @configurable
     def __init__(self, *, extra_levels: int = 1, **kwargs):
         super().__init__(**kwargs)
         hidden_dim = self.transformer.d_model
-        channels = self.backbone.num_channels
-        self.input_proj = nn.ModuleList(nn.Conv2d(c, hidden_dim, kernel_size=1) for c in channels)
-        self.extra_proj = nn.ModuleList(
-            nn.Conv2d(channels[-1] if index == 0 else hidden_dim, hidden_dim, kernel_size=3, stride=2, padding=1)
-            for index in range(extra_levels)
-        )
+        backbone_projections, extra_projections = build_level_projections(
+            self.backbone.num_channels, hidden_dim, extra_levels)
+        self.input_proj = nn.ModuleList(backbone_projections)
+        self.extra_proj = nn.ModuleList(extra_projections)
         last = self.backbone.strides[-1]
         self.strides = list(self.backbone.strides) + [last * 2 ** (i + 1) for i in range(extra_levels)]
         if len(self.strides) != self.transformer.num_levels:
@@ -39,24 +39,10 @@ class SMCAMultiScale(SMCABase):
     @classmethod
     def from_config(cls, cfg):
         args = super().from_config(cfg)
-        detr, smca = cfg.MODEL.DETR, cfg.MODEL.SMCA
-        if detr.ENC_LAYERS != len(smca.ENCODER_BLOCKS):
-            raise ValueError(f"MODEL.DETR.ENC_LAYERS ({detr.ENC_LAYERS}) must equal the number of "
-                             f"MODEL.SMCA.ENCODER_BLOCKS ({list(smca.ENCODER_BLOCKS)})")
-        backbone = args["backbone"]
-        args["extra_levels"] = smca.EXTRA_LEVELS
-        args["transformer"] = smca_transformer_from_config(
-            cfg, unit_stride=backbone.strides[-1], num_levels=len(backbone.strides) + smca.EXTRA_LEVELS,
-            encoder_blocks=smca.ENCODER_BLOCKS,
-        )
+        args["extra_levels"] = cfg.MODEL.SMCA.EXTRA_LEVELS
+        args["transformer"] = build_smca_transformer(cfg, unit_stride=args["backbone"].strides[-1], multi_scale=True)
         return args
 
     def input_levels(self, levels, pixel_mask):
-        srcs = [proj(feature) for proj, (feature, _) in zip(self.input_proj, levels)]
-        masks = [mask for _, mask in levels]
-        extra = levels[-1][0]
-        for conv in self.extra_proj:
-            extra = conv(extra)
-            srcs.append(extra)
-            masks.append(downsample_mask(pixel_mask, extra.shape[-2:]))
-        return srcs, masks, self.strides
+        projected = project_levels(self.input_proj, self.extra_proj, levels, pixel_mask)
+        return [src for src, _ in projected], [mask for _, mask in projected], self.strides

@@ -75,7 +75,7 @@ class GaussianPrior(nn.Module):
         values = SCALE_MODES[scale_mode]
         self.scale_head = nn.Linear(d_model, values * self.groups) if values else None
 
-    def reset_scale_head(self):
+    def reset_parameters(self):
         """Official init: weight 0, bias 1, so every scale factor starts at 1."""
         if self.scale_head is not None:
             nn.init.zeros_(self.scale_head.weight)

@@ -4,8 +4,9 @@ from typing import List, Sequence
 import torch
 from torch import nn
 
-from projects.detr.transformer import TransformerEncoderLayer
 from projects.layers import xavier_init_matrices
+from projects.layers.transformer import TransformerEncoderLayer
+from projects.layers.transformer_output import TransformerOutput
 
 from .co_attention import GaussianCoAttention, ScaleSelectionAttention
 from .decoder import DecoderMemory, SMCADecoder, SMCADecoderLayer
@@ -27,23 +28,23 @@ class SMCATransformer(nn.Module):
         self.d_model = d_model
         self.num_levels = num_levels
         self.level_embed = nn.Parameter(torch.empty(num_levels, d_model)) if num_levels > 1 else None
-        self._reset_parameters()
+        self.reset_parameters()
 
-    def _reset_parameters(self):
+    def reset_parameters(self):
         # official: xavier_uniform on every matrix of the transformer, then point3 = (0, 1)
         xavier_init_matrices(self)
         for layer in self.decoder.layers:
-            layer.prior.reset_scale_head()
+            layer.prior.reset_parameters()
         if self.level_embed is not None:
             nn.init.normal_(self.level_embed)
 
     def forward(self, srcs: List[torch.Tensor], masks: List[torch.Tensor], pos: List[torch.Tensor],
-                strides: Sequence[float], query_embed, image_wh):
+                strides: Sequence[float], query_embed, image_wh) -> TransformerOutput:
         """Per level: srcs [B, C, H_l, W_l], masks [B, H_l, W_l], pos [B, C, H_l, W_l], strides;
         query_embed [Q, C]; image_wh [B, 2] unpadded (width, height).
 
-        Returns {"hs": [L, B, Q, C], "center_logits": [B, Q, 2], "priors": per decoder layer,
-        "memory": per level [B, S_l, C]}.
+        Returns TransformerOutput with hs [L, B, Q, C], memory (per level [B, S_l, C]),
+        center_logits [B, Q, 2] and priors (per decoder layer).
         """
         shapes = [src.shape[-2:] for src in srcs]
         flat_srcs = [src.flatten(2).transpose(1, 2) for src in srcs]
@@ -59,16 +60,41 @@ class SMCATransformer(nn.Module):
         query_pos = query_embed[None].expand(srcs[0].shape[0], -1, -1)
         tgt = torch.zeros_like(query_pos)  # official: content queries start at zero
         hs, center_logits, priors = self.decoder(tgt, query_pos, decoder_memory, image_wh)
-        return {"hs": hs, "center_logits": center_logits, "priors": priors, "memory": memory}
+        return TransformerOutput(hs=hs, memory=memory, center_logits=center_logits, priors=priors)
 
 
-def build_smca_transformer(*, d_model: int = 256, nhead: int = 8, encoder_blocks: Sequence[str] = ("intra",) * 6,
+def build_smca_transformer(cfg, unit_stride: float, multi_scale: bool = False) -> SMCATransformer:
+    """The SMCA transformer from MODEL.DETR / MODEL.SMCA.
+
+    ``unit_stride``: the prior's cell unit, the stride of the last backbone level (the backbone,
+    not the config, fixes it). Single-scale (official): one level, every encoder block
+    intra-scale. ``multi_scale``: the backbone levels plus MODEL.SMCA.EXTRA_LEVELS, encoder blocks
+    MODEL.SMCA.ENCODER_BLOCKS.
+    """
+    detr, smca = cfg.MODEL.DETR, cfg.MODEL.SMCA
+    encoder_blocks, num_levels = ["intra"] * detr.ENC_LAYERS, 1
+    if multi_scale:
+        if detr.ENC_LAYERS != len(smca.ENCODER_BLOCKS):
+            raise ValueError(f"MODEL.DETR.ENC_LAYERS ({detr.ENC_LAYERS}) must equal the number of "
+                             f"MODEL.SMCA.ENCODER_BLOCKS ({list(smca.ENCODER_BLOCKS)})")
+        encoder_blocks, num_levels = smca.ENCODER_BLOCKS, len(detr.IN_FEATURES) + smca.EXTRA_LEVELS
+    return make_smca_transformer(
+        d_model=detr.HIDDEN_DIM, nhead=detr.NHEADS, encoder_blocks=encoder_blocks,
+        num_decoder_layers=detr.DEC_LAYERS, dim_feedforward=detr.DIM_FEEDFORWARD, dropout=detr.DROPOUT,
+        scale_mode=smca.SCALE_MODE, head_shared=smca.HEAD_SHARED, smooth=smca.SMOOTH, unit_stride=unit_stride,
+        num_levels=num_levels, scale_selection=smca.SCALE_SELECTION,
+        shared_projections=smca.SHARED_SCALE_PROJECTIONS,
+    )
+
+
+def make_smca_transformer(*, d_model: int = 256, nhead: int = 8, encoder_blocks: Sequence[str] = ("intra",) * 6,
                            num_decoder_layers: int = 6, dim_feedforward: int = 2048, dropout: float = 0.1,
                            activation: str = "relu", scale_mode: str = "independent", head_shared: bool = False,
                            smooth: float = 8.0, unit_stride: float = 32.0, num_levels: int = 1,
                            scale_selection: bool = True, shared_projections: bool = False) -> SMCATransformer:
-    """An SMCATransformer; ``num_levels`` 1 gives the official single-scale model, more gives the
-    paper's multi-scale model (scale-selection co-attention, level embedding)."""
+    """Keyword construction, used by ``build_smca_transformer`` and tests; ``num_levels`` 1 gives the
+    official single-scale model, more gives the paper's multi-scale model (scale-selection
+    co-attention, level embedding)."""
     encoder_layer = TransformerEncoderLayer(d_model, nhead, dim_feedforward, dropout, activation)
     prior = GaussianPrior(d_model, nhead, scale_mode, head_shared, smooth)
     if num_levels == 1:

@@ -4,11 +4,10 @@ from torch import nn
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
-from ..config import require_class_loss
-from ..layers import MLP
+from ..layers.heads import class_and_box_heads
 from ..meta_arch import DETRBase, pack_outputs
 from ..position_encoding import build_position_encoding
-from .transformer import Transformer
+from .transformer import Transformer, build_detr_transformer
 
 
 @META_ARCH_REGISTRY.register()
@@ -18,6 +17,9 @@ class DETR(DETRBase):
     ``class_embed`` has ``num_classes + 1`` outputs (last = no-object); boxes are sigmoid-normalised
     cxcywh relative to each image's unpadded size.
     """
+
+    method_name = "DETR (it predicts a no-object class)"
+    class_loss = "softmax"
 
     @configurable
     def __init__(self, *, transformer: Transformer, position_embedding: nn.Module, num_classes: int,
@@ -29,31 +31,24 @@ class DETR(DETRBase):
         self.position_embedding = position_embedding
         self.input_proj = nn.Conv2d(in_channels, hidden_dim, kernel_size=1)
         self.query_embed = nn.Embedding(num_queries, hidden_dim)
-        self.class_embed = nn.Linear(hidden_dim, num_classes + 1)
-        self.bbox_embed = MLP(hidden_dim, hidden_dim, 4, 3)
+        self.class_embed, self.bbox_embed = class_and_box_heads(hidden_dim, num_classes + 1)
         self.aux_loss = aux_loss
 
     @classmethod
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
-        require_class_loss(cfg, "softmax", "DETR (it predicts a no-object class)")
-        transformer = Transformer(
-            d_model=detr.HIDDEN_DIM, nhead=detr.NHEADS, num_encoder_layers=detr.ENC_LAYERS,
-            num_decoder_layers=detr.DEC_LAYERS, dim_feedforward=detr.DIM_FEEDFORWARD,
-            dropout=detr.DROPOUT, normalize_before=detr.PRE_NORM,
-        )
         return {
             **super().from_config(cfg),
-            "transformer": transformer,
+            "transformer": build_detr_transformer(cfg),
             "position_embedding": build_position_encoding(detr.POSITION_EMBEDDING, detr.HIDDEN_DIM),
             "num_classes": detr.NUM_CLASSES,
             "num_queries": detr.NUM_OBJECT_QUERIES,
             "aux_loss": detr.DEEP_SUPERVISION,
         }
 
-    def predict(self, levels, image_sizes, pixel_mask):
+    def predict(self, levels, image_sizes, pixel_mask, targets=None):
         """levels: [(feature [B, C, H, W], mask [B, H, W])] -> outputs dict (see DETRBase)."""
         feature, mask = levels[-1]
         pos = self.position_embedding(mask, dtype=feature.dtype)
-        hs, _ = self.transformer(self.input_proj(feature), mask, self.query_embed.weight, pos)
+        hs = self.transformer(self.input_proj(feature), mask, self.query_embed.weight, pos).hs
         return pack_outputs(self.class_embed(hs), self.bbox_embed(hs).sigmoid(), self.aux_loss)

@@ -1,6 +1,5 @@
-"""Small building blocks shared by every DETR-family model."""
+"""Small functional pieces shared by every DETR-family model."""
 import copy
-import math
 
 import torch
 from torch import nn
@@ -45,18 +44,3 @@ def activation_by_name(name):
     if name not in table:
         raise ValueError(f"Unknown activation {name!r}; expected one of {sorted(table)}")
     return table[name]
-
-
-def init_focal_class_bias(linear, prior_prob=0.01):
-    """Focal-loss prior (Lin et al. 2017, Sec. 4.1): every class starts at probability ``prior_prob``.
-
-    Official Deformable DETR / Conditional DETR / SMCA: bias = -log((1 - p) / p).
-    """
-    nn.init.constant_(linear.bias, -math.log((1 - prior_prob) / prior_prob))
-
-
-def xavier_init_matrices(module):
-    """Official DETR-family transformer init: xavier-uniform on every parameter with dim > 1."""
-    for param in module.parameters():
-        if param.dim() > 1:
-            nn.init.xavier_uniform_(param)

@@ -4,9 +4,10 @@ import math
 import torch
 import torch.nn.functional as F
 
-from conditional_detr import ConditionalTransformer, boxes_from_reference
-from conditional_detr.attention import PreProjectedAttention, concat_per_head
-from projects.query_embedding import sine_embed_coordinates
+from conditional_detr import ConditionalTransformer
+from projects.layers.boxes import boxes_from_reference
+from projects.layers.conditional_attention import PreProjectedAttention, concat_per_head
+from projects.layers.sine_embedding import sine_embed_coordinates
 
 
 def test_sine_embedding_matches_formula_float64():
@@ -68,7 +69,8 @@ def test_only_first_decoder_layer_has_query_position_projection():
     keys = transformer.state_dict().keys()
     assert "decoder.layers.0.ca_qpos_proj.weight" in keys
     assert not any(k.startswith(("decoder.layers.1.ca_qpos_proj", "decoder.layers.2.ca_qpos_proj")) for k in keys)
-    hs, reference = transformer(torch.randn(2, 32, 3, 4), torch.zeros(2, 3, 4, dtype=torch.bool),
-                                torch.randn(5, 32), torch.randn(2, 32, 3, 4))
+    out = transformer(torch.randn(2, 32, 3, 4), torch.zeros(2, 3, 4, dtype=torch.bool),
+                      torch.randn(5, 32), torch.randn(2, 32, 3, 4))
+    hs, reference = out.hs, out.references
     assert hs.shape == (3, 2, 5, 32) and reference.shape == (2, 5, 2)
     assert ((reference > 0) & (reference < 1)).all()

@@ -10,7 +10,7 @@ from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
 from projects.backbone import downsample_mask
-from projects.detr.transformer import TransformerEncoderLayer
+from projects.layers.transformer import TransformerEncoderLayer
 from smca import add_smca_config
 from smca.co_attention import ScaleSelectionAttention
 from smca.encoder import SMCAEncoder
@@ -181,9 +181,9 @@ def test_head_shared_prior_has_one_centre_and_scale_for_all_heads():
     with torch.no_grad():
         out = model.run_transformer(model.backbone(images.tensor, pixel_mask), torch.as_tensor(images.image_sizes),
                                     pixel_mask)
-    first = out["priors"][0]
+    first = out.priors[0]
     assert first["centers"].shape == (2, 10, 1, 2) and [lw.shape[1] for lw in first["log_weights"]] == [1, 1, 1]
-    assert torch.isfinite(out["hs"]).all()
+    assert torch.isfinite(out.hs).all()
 
 
 def full_size_trainable(**smca_overrides):

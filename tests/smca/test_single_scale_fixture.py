@@ -46,7 +46,7 @@ def test_masks_positions_and_image_sizes(case):
 
 def test_encoder_memory(case):
     _, fixture, _, run = case
-    close(run["transformer"]["memory"][0].transpose(0, 1), fixture["intermediates"]["encoder_memory"])
+    close(run["transformer"].memory[0].transpose(0, 1), fixture["intermediates"]["encoder_memory"])
 
 
 def test_every_decoder_layer_output(case):
@@ -60,9 +60,9 @@ def test_every_decoder_layer_output(case):
 def test_centres_offsets_scales_and_log_gaussian(case):
     variant, fixture, _, run = case
     inter = fixture["intermediates"]
-    assert torch.equal(run["transformer"]["center_logits"], inter["center_logits"])  # same ops, same order
+    assert torch.equal(run["transformer"].center_logits, inter["center_logits"])  # same ops, same order
     batch, queries = inter["center_logits"].shape[:2]
-    for layer, prior in enumerate(run["transformer"]["priors"]):
+    for layer, prior in enumerate(run["transformer"].priors):
         # official layout: [Q, B, 2 * heads] and [Q, B * heads, ...] with index b * heads + h
         close(prior["center"].transpose(0, 1).repeat(1, 1, 8), inter["gaussian_ref"][layer])
         close(run["offsets"][layer].transpose(0, 1), inter["gaussian_offset"][layer])

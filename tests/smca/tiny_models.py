@@ -9,7 +9,7 @@ from projects.backbone import MaskedBackbone
 from projects.checkpoint import check_conversion
 from projects.criterion_builder import build_criterion
 from projects.position_encoding import PositionEmbeddingSine
-from smca import SMCA, SMCAMultiScale, add_smca_config, build_smca_transformer, convert_smca_state_dict
+from smca import SMCA, SMCAMultiScale, add_smca_config, convert_smca_state_dict, make_smca_transformer
 from tests.model_utils import StubBackbone, image_batch
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -37,7 +37,7 @@ def build_tiny_official_smca(fixture, scale_mode):
     """The tiny official single-scale SMCA rebuilt with our modules, weights loaded through the converter."""
     args, inputs = fixture["args"], fixture["inputs"]
     num_classes = fixture["state_dict"]["class_embed.weight"].shape[0]  # 92: COCO ids + no-object column
-    transformer = build_smca_transformer(
+    transformer = make_smca_transformer(
         d_model=args["hidden_dim"], nhead=args["nheads"], encoder_blocks=["intra"] * args["enc_layers"],
         num_decoder_layers=args["dec_layers"], dim_feedforward=args["dim_feedforward"], dropout=args["dropout"],
         scale_mode=scale_mode, smooth=args["smooth"], unit_stride=32,
@@ -68,7 +68,7 @@ def run_fixture_batch(model, fixture):
     with torch.no_grad():
         levels = model.backbone(images.tensor, pixel_mask)
         transformer_out = model.run_transformer(levels, image_sizes, pixel_mask)
-        outputs = model.heads(transformer_out["hs"], transformer_out["center_logits"])
+        outputs = model.heads(transformer_out.hs, transformer_out.center_logits)
         results = model.inference(outputs, image_sizes)
     for hook in hooks:
         hook.remove()
@@ -89,7 +89,7 @@ def build_small_multi_scale(encoder_blocks=("intra", "intra", "multi", "intra", 
     features = features or random_levels()
     cfg = criterion_cfg({"dec_layers": 2, "set_cost_class": 2, "set_cost_bbox": 5, "set_cost_giou": 2,
                          "bbox_loss_coef": 5, "giou_loss_coef": 2}, num_classes=5)
-    transformer = build_smca_transformer(
+    transformer = make_smca_transformer(
         d_model=d_model, nhead=nhead, encoder_blocks=list(encoder_blocks), num_decoder_layers=2,
         dim_feedforward=64, dropout=0.0, scale_mode=scale_mode, head_shared=head_shared, unit_stride=32,
         num_levels=3, scale_selection=scale_selection, shared_projections=shared_projections,
