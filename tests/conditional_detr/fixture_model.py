@@ -6,7 +6,7 @@ import torch
 
 from detectron2.config import get_cfg
 
-from conditional_detr import ConditionalDETR, ConditionalTransformer, add_conditional_detr_config
+from conditional_detr import ConditionalDETR, add_conditional_detr_config, make_conditional_detr_transformer
 from projects.backbone import MaskedBackbone
 from projects.criterion_builder import build_criterion
 from projects.position_encoding import PositionEmbeddingSine
@@ -41,8 +41,9 @@ def build_fixture_model(fixture):
     args = fixture["args"]
     features = fixture["inputs"]["features"]
     backbone = MaskedBackbone(StubBackbone(features, args["stub_backbone_strides"]), ["res5"])
-    transformer = ConditionalTransformer(args["hidden_dim"], args["nheads"], args["enc_layers"], args["dec_layers"],
-                                         args["dim_feedforward"], args["dropout"])
+    transformer = make_conditional_detr_transformer(
+        d_model=args["hidden_dim"], nhead=args["nheads"], num_encoder_layers=args["enc_layers"],
+        num_decoder_layers=args["dec_layers"], dim_feedforward=args["dim_feedforward"], dropout=args["dropout"])
     return ConditionalDETR(
         backbone=backbone, criterion=build_criterion(fixture_cfg(args)), pixel_mean=PIXEL_MEAN,
         pixel_std=PIXEL_STD, select_box="sigmoid_topk", num_topk_test=100, transformer=transformer,

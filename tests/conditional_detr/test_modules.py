@@ -4,7 +4,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from conditional_detr import ConditionalTransformer
+from conditional_detr import make_conditional_detr_transformer
 from projects.layers.boxes import boxes_from_reference
 from projects.layers.conditional_attention import PreProjectedAttention, concat_per_head
 from projects.layers.sine_embedding import sine_embed_coordinates
@@ -62,8 +62,8 @@ def test_boxes_start_at_reference_points():
 
 
 def test_only_first_decoder_layer_has_query_position_projection():
-    transformer = ConditionalTransformer(d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=3,
-                                         dim_feedforward=16)
+    transformer = make_conditional_detr_transformer(d_model=32, nhead=4, num_encoder_layers=1, num_decoder_layers=3,
+                                                    dim_feedforward=16)
     layers = transformer.decoder.layers
     assert [layer.is_first for layer in layers] == [True, False, False]
     keys = transformer.state_dict().keys()

@@ -14,7 +14,7 @@ from projects.backbone import MaskedBackbone, downsample_mask
 from projects.checkpoint import check_conversion
 from projects.criterion_builder import build_criterion
 from projects.detr.convert import convert_detr_state_dict
-from projects.detr.transformer import Transformer
+from projects.detr import make_detr_transformer
 from projects.position_encoding import PositionEmbeddingSine
 from tests.fixture_utils import load_fixture
 from tests.model_utils import StubBackbone, count_parameters, image_batch, official_key_shapes, shape_only_state_dict
@@ -52,8 +52,9 @@ def build_tiny_detr(fixture):
     detr = DETR(
         backbone=backbone, criterion=build_criterion(tiny_cfg(args)),
         pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375],
-        transformer=Transformer(args["hidden_dim"], args["nheads"], args["enc_layers"], args["dec_layers"],
-                                args["dim_feedforward"], args["dropout"]),
+        transformer=make_detr_transformer(
+            d_model=args["hidden_dim"], nhead=args["nheads"], num_encoder_layers=args["enc_layers"],
+            num_decoder_layers=args["dec_layers"], dim_feedforward=args["dim_feedforward"], dropout=args["dropout"]),
         position_embedding=PositionEmbeddingSine(args["hidden_dim"] // 2),
         num_classes=args["num_classes"], num_queries=args["num_queries"],
     )
