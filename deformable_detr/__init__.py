@@ -12,7 +12,9 @@ Importing this package registers the ``DeformableDETR`` meta-architecture. Typic
     model = build_model(cfg)
 """
 from .config import add_deformable_detr_config
-from .convert import PAPER_VARIANTS, DeformableVariant, convert_deformable_detr_state_dict, detect_variant
+from .convert import (  # importing registers the official-checkpoint converter
+    PAPER_VARIANTS, DeformableVariant, convert_deformable_detr_state_dict, detect_variant,
+)
 from .deformable_detr import DeformableDETR
 from .transformer import DeformableTransformer
 

@@ -1,22 +1,27 @@
 """Official Deformable DETR checkpoints (fundamentalvision/Deformable-DETR) -> this project's names.
 
-Our module names are the official ones except: the ResNet trunk (torchvision -> Detectron2 names,
-``backbone.0.body.`` -> ``backbone.body.``), the layer FFNs (``linearN`` -> ``ffn.linearN``), and
-the decoder's aliases of the refinement heads (``transformer.decoder.{bbox,class}_embed.*``),
-which official checkpoints store twice: we keep the top-level copy and check the alias equals it.
+Our module names are the official ones except where every official DETR-family checkpoint differs
+(``SHARED_RULES``: the torchvision trunk and the layer FFNs), and the decoder's aliases of the
+refinement heads (``transformer.decoder.{bbox,class}_embed.*``), which official checkpoints store
+twice: we keep the top-level copy and check the alias equals it.
 """
 import re
 from typing import Dict, NamedTuple, Optional
 
 import torch
 
-from projects.checkpoint import COCO_THING_IDS, ConversionError, backbone_rules, convert_state_dict
+from projects.checkpoint import (
+    COCO_THING_IDS, ConversionError, OfficialConverter, SHARED_RULES, convert_state_dict, register_converter,
+    require_family,
+)
 
-DEFORMABLE_DETR_RULES = backbone_rules("backbone.0.body.") + [
-    (r"^transformer\.(encoder|decoder)\.layers\.(\d+)\.linear(\d)\.", r"transformer.\1.layers.\2.ffn.linear\3."),
-]
+from .config import add_deformable_detr_config
+
+DEFORMABLE_DETR_RULES = list(SHARED_RULES)
 ALIAS_PATTERN = re.compile(r"^transformer\.decoder\.((?:bbox|class)_embed\..*)$")
 INPUT_PROJ_PATTERN = re.compile(r"^input_proj\.(\d+)\.0\.weight$")
+# Keys every official Deformable DETR has (a multi-scale SMCA has a level embedding too, not the sampling).
+SIGNATURE_KEYS = ("transformer.level_embed", "transformer.decoder.layers.0.cross_attn.sampling_offsets.weight")
 
 
 class DeformableVariant(NamedTuple):
@@ -53,14 +58,20 @@ def variant_from_config(cfg) -> DeformableVariant:
     return DeformableVariant(options.NUM_FEATURE_LEVELS, options.WITH_BOX_REFINE, options.TWO_STAGE)
 
 
-def detect_variant(official: Dict[str, torch.Tensor]) -> DeformableVariant:
-    """Read the variant off an official state dict's keys; raises if it is not Deformable DETR."""
-    if "transformer.level_embed" not in official:
-        raise ConversionError("Not a Deformable DETR checkpoint: it has no 'transformer.level_embed'")
+def read_variant(official: Dict[str, torch.Tensor]) -> Optional[DeformableVariant]:
+    """The variant of an official Deformable DETR state dict, or None if it is not one."""
+    if not all(key in official for key in SIGNATURE_KEYS):
+        return None
     levels = {int(m[1]) for m in map(INPUT_PROJ_PATTERN.match, official) if m}
     refine = any(key.startswith("transformer.decoder.bbox_embed.") for key in official)
     two_stage = "transformer.enc_output.weight" in official
     return DeformableVariant(len(levels), refine, two_stage)
+
+
+def detect_variant(official: Dict[str, torch.Tensor]) -> DeformableVariant:
+    """Read the variant off an official state dict's keys; WrongCheckpointError if it is not Deformable DETR."""
+    require_family(DEFORMABLE_DETR_CONVERTER, official)
+    return read_variant(official)
 
 
 def check_variant(found: DeformableVariant, expected: DeformableVariant) -> None:
@@ -125,3 +136,28 @@ def convert_deformable_detr_state_dict(official: Dict[str, torch.Tensor],
     if coco_to_contiguous:
         converted = reduce_to_contiguous_classes(converted, variant)
     return converted
+
+
+def check_config(official, converted, cfg) -> None:
+    """Raise ConversionError when ``cfg`` is another variant or another class count than the converted head."""
+    check_variant(detect_variant(official), variant_from_config(cfg))
+    num_classes = converted["class_embed.0.weight"].shape[0]
+    if num_classes != cfg.MODEL.DETR.NUM_CLASSES:
+        hint = "drop --keep-coco-ids" if num_classes == 91 else "pass --keep-coco-ids"
+        raise ConversionError(f"The converted head has {num_classes} classes but the config has MODEL.DETR.NUM_CLASSES "
+                              f"{cfg.MODEL.DETR.NUM_CLASSES}; {hint} or change NUM_CLASSES")
+
+
+def _detect(official) -> Optional[str]:
+    variant = read_variant(official)
+    return None if variant is None else variant.name
+
+
+def _convert(official, coco_to_contiguous: bool):
+    return convert_deformable_detr_state_dict(official, coco_to_contiguous=coco_to_contiguous)
+
+
+DEFORMABLE_DETR_CONVERTER = register_converter(OfficialConverter(
+    method="deformable_detr", family="Deformable DETR", meta_architecture="DeformableDETR", detect=_detect,
+    convert=_convert, add_config=add_deformable_detr_config, check_config=check_config,
+))

@@ -1,15 +1,23 @@
-"""Official single-scale SMCA checkpoint (gaopengcuhk/SMCA-DETR layout) -> this package's ``SMCA``."""
-from typing import Dict
+"""Official single-scale SMCA checkpoint (gaopengcuhk/SMCA-DETR layout) -> this package's ``SMCA``.
+
+Besides what every official DETR-family checkpoint renames (``SHARED_RULES``), the decoder's
+Gaussian-like prior is regrouped. The official multi-scale archive (``Multi_scale_SMCA.zip``) has
+another architecture than ``SMCAMultiScale`` (see the package docstring): it is recognised and refused.
+"""
+from typing import Dict, Optional
 
 import torch
 
-from projects.checkpoint import backbone_rules, convert_state_dict, select_coco_classes
+from projects.checkpoint import (
+    ConversionError, OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head, register_converter,
+    require_family,
+)
+
+from .config import add_smca_config
 
 _DECODER = r"^transformer\.decoder\.layers\.(\d+)\."
 
-SMCA_RULES = backbone_rules("backbone.0.body.") + [
-    (r"^transformer\.encoder\.layers\.(\d+)\.linear(\d)\.", r"transformer.encoder.layers.\1.ffn.linear\2."),
-    (_DECODER + r"linear(\d)\.", r"transformer.decoder.layers.\1.ffn.linear\2."),
+SMCA_RULES = SHARED_RULES + [
     # the official GaussianMultiheadAttention is an nn.MultiheadAttention; ours wraps one as ``attn``
     (_DECODER + r"multihead_attn\.", r"transformer.decoder.layers.\1.multihead_attn.attn."),
     # prior heads: norm4 -> prior.norm, point2 (offsets) -> prior.offset_head, point3 (scales) -> prior.scale_head
@@ -21,32 +29,40 @@ SMCA_RULES = backbone_rules("backbone.0.body.") + [
 ]
 
 CENTER_KEY = "transformer.decoder.layers.0.point1.layers.0.weight"
-SCALE_MODE_BY_WIDTH = {8: "single", 16: "independent"}  # point3 output width -> SCALE_MODE (8 heads)
+SCALE_KEY = "transformer.decoder.layers.0.point3.weight"
+# point3 output width (8 heads) -> (official --dynamic_scale type, MODEL.SMCA.SCALE_MODE); no point3 = type1
+SCALE_MODE_BY_WIDTH = {0: (1, "fixed"), 8: (2, "single"), 16: (3, "independent")}
 
 
-class NotSMCACheckpointError(ValueError):
-    """The state dict is not an official single-scale SMCA model."""
+def detect_smca(official) -> Optional[str]:
+    """``single_scale_type1/2/3`` (official --dynamic_scale), ``multi_scale``, or None if not SMCA."""
+    if any(key.startswith("input_proj_") for key in official) or (
+            CENTER_KEY in official and "transformer.level_embed" in official):
+        return "multi_scale"
+    if CENTER_KEY not in official:
+        return None
+    width = official[SCALE_KEY].shape[0] if SCALE_KEY in official else 0
+    if width not in SCALE_MODE_BY_WIDTH:
+        return f"single_scale with {width} point3 outputs"
+    return f"single_scale_type{SCALE_MODE_BY_WIDTH[width][0]}"
 
 
 def describe_official_smca(official: Dict[str, torch.Tensor]) -> Dict[str, object]:
     """Check that ``official`` is a single-scale SMCA state dict and read its config-relevant sizes.
 
     Returns {"scale_mode", "num_classes" (class-head rows), "num_queries", "enc_layers", "dec_layers"}.
-    Raises NotSMCACheckpointError with the reason otherwise.
+    Raises WrongCheckpointError for another family, ConversionError for an SMCA layout without equivalent.
     """
-    if any(key.startswith("transformer.level_embed") or key.startswith("input_proj_") for key in official):
-        raise NotSMCACheckpointError(
+    variant = require_family(SMCA_CONVERTER, official)
+    if variant == "multi_scale":
+        raise ConversionError(
             "this is an official *multi-scale* SMCA checkpoint (Multi_scale_SMCA.zip layout: level_embed, "
             "input_proj_512/1024/2048); only the single-scale model has an equivalent here")
-    if CENTER_KEY not in official:
-        hint = " (it looks like a plain DETR checkpoint)" if "class_embed.weight" in official else ""
-        raise NotSMCACheckpointError(f"not an official single-scale SMCA checkpoint: '{CENTER_KEY}' is missing{hint}")
-    scale_key = "transformer.decoder.layers.0.point3.weight"
-    width = official[scale_key].shape[0] if scale_key in official else 0
-    if width and width not in SCALE_MODE_BY_WIDTH:
-        raise NotSMCACheckpointError(f"point3 has {width} outputs: dynamic_scale type4 (covariance) is not supported")
+    width = official[SCALE_KEY].shape[0] if SCALE_KEY in official else 0
+    if width not in SCALE_MODE_BY_WIDTH:
+        raise ConversionError(f"point3 has {width} outputs: dynamic_scale type4 (covariance) is not supported")
     return {
-        "scale_mode": SCALE_MODE_BY_WIDTH.get(width, "fixed"),
+        "scale_mode": SCALE_MODE_BY_WIDTH[width][1],
         "num_classes": official["class_embed.weight"].shape[0],
         "num_queries": official["query_embed.weight"].shape[0],
         "enc_layers": _count_layers(official, "transformer.encoder.layers."),
@@ -66,7 +82,34 @@ def convert_smca_state_dict(official: Dict[str, torch.Tensor], coco_to_contiguou
     """
     describe_official_smca(official)
     converted = convert_state_dict(official, SMCA_RULES)
-    if coco_to_contiguous:
-        for name in ("class_embed.weight", "class_embed.bias"):
-            converted[name] = select_coco_classes(converted[name], with_no_object=False)
-    return converted
+    return reduce_class_head(converted, with_no_object=False) if coco_to_contiguous else converted
+
+
+def check_config(official, converted, cfg) -> None:
+    """Raise ConversionError naming the config values this checkpoint needs where ``cfg`` differs."""
+    description = describe_official_smca(official)
+    needed = {
+        "MODEL.SMCA.SCALE_MODE": description["scale_mode"],
+        "MODEL.DETR.NUM_CLASSES": converted["class_embed.weight"].shape[0],
+        "MODEL.DETR.NUM_OBJECT_QUERIES": description["num_queries"],
+        "MODEL.DETR.ENC_LAYERS": description["enc_layers"],
+        "MODEL.DETR.DEC_LAYERS": description["dec_layers"],
+    }
+    wrong = {key: value for key, value in needed.items() if _config_value(cfg, key) != value}
+    if wrong:
+        found = ", ".join(f"{key} {_config_value(cfg, key)}" for key in wrong)
+        raise ConversionError(f"the config has {found}; this checkpoint needs: "
+                              + " ".join(f"{key} {value}" for key, value in wrong.items()))
+
+
+def _config_value(cfg, dotted_key):
+    node = cfg
+    for part in dotted_key.split("."):
+        node = node[part]
+    return node
+
+
+SMCA_CONVERTER = register_converter(OfficialConverter(
+    method="smca", family="SMCA", meta_architecture="SMCA", detect=detect_smca,
+    convert=convert_smca_state_dict, add_config=add_smca_config, check_config=check_config,
+))

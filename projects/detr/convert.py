@@ -1,17 +1,33 @@
-"""Official DETR checkpoint (facebookresearch/detr layout) -> this project's DETR parameter names."""
-from ..checkpoint import backbone_rules, convert_state_dict, select_coco_classes
+"""Official DETR checkpoint (facebookresearch/detr layout) -> this project's DETR parameter names.
 
-DETR_RULES = backbone_rules("backbone.0.body.") + [
-    # official layers hold linear1/linear2 directly; ours group them in an ``ffn`` module
-    (r"^transformer\.(encoder|decoder)\.layers\.(\d+)\.linear(\d)\.", r"transformer.\1.layers.\2.ffn.linear\3."),
-]
+The layouts differ only where every official DETR-family checkpoint does (``SHARED_RULES``: the
+torchvision trunk and the layer FFNs).
+"""
+from ..checkpoint import OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head, register_converter
+from ..checkpoint import require_family, submodule_names
+from ..config import add_detr_config
+
+DETR_RULES = list(SHARED_RULES)
+# Exactly the modules of an official DETR decoder layer (SMCA's add a prior; Conditional/Deformable differ).
+DECODER_LAYER_MODULES = {"self_attn", "multihead_attn", "linear1", "linear2", "norm1", "norm2", "norm3"}
+
+
+def detect_detr(official):
+    """"" (DETR has no variants) when ``official`` is an official DETR state dict, else None."""
+    layer = submodule_names(official, "transformer.decoder.layers.0.")
+    heads = {"query_embed.weight", "class_embed.weight", "transformer.decoder.norm.weight"}
+    return "" if layer == DECODER_LAYER_MODULES and heads <= set(official) else None
 
 
 def convert_detr_state_dict(official, coco_to_contiguous=False):
     """Rename an official DETR state dict; optionally reduce its 92-way classifier (COCO ids + no-object)
     to Detectron2's 80 contiguous COCO classes + no-object."""
+    require_family(DETR_CONVERTER, official)
     converted = convert_state_dict(official, DETR_RULES)
-    if coco_to_contiguous:
-        for name in ("class_embed.weight", "class_embed.bias"):
-            converted[name] = select_coco_classes(converted[name], with_no_object=True)
-    return converted
+    return reduce_class_head(converted, with_no_object=True) if coco_to_contiguous else converted
+
+
+DETR_CONVERTER = register_converter(OfficialConverter(
+    method="detr", family="DETR", meta_architecture="DETR", detect=detect_detr,
+    convert=convert_detr_state_dict, add_config=add_detr_config,
+))

@@ -9,8 +9,10 @@ import torch
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
-from conditional_detr import NotConditionalDETRError, add_conditional_detr_config, convert_conditional_detr_state_dict
-from projects.checkpoint import check_conversion
+import deformable_detr  # noqa: F401  (registers its converter: the rejection below names the family found)
+import smca  # noqa: F401
+from conditional_detr import add_conditional_detr_config, convert_conditional_detr_state_dict
+from projects.checkpoint import WrongCheckpointError, check_conversion
 from tests.conditional_detr.fixture_model import build_fixture_model, load_conditional_fixture, run_fixture_batch
 from tests.fixture_utils import load_fixture
 from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
@@ -174,5 +176,5 @@ def test_coco_class_reduction(fixture):
                                                    ("deformable_detr", "single_scale", "Deformable DETR"),
                                                    ("smca", "single_scale_type1", "SMCA")])
 def test_other_checkpoints_are_rejected(method, variant, family):
-    with pytest.raises(NotConditionalDETRError, match=f"looks like a {family} checkpoint"):
+    with pytest.raises(WrongCheckpointError, match=f"looks like a {family} checkpoint"):
         convert_conditional_detr_state_dict(load_fixture(method, variant)["state_dict"])

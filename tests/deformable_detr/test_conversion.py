@@ -13,7 +13,7 @@ from detectron2.modeling import build_model
 
 from deformable_detr import PAPER_VARIANTS, add_deformable_detr_config, convert_deformable_detr_state_dict, detect_variant
 from deformable_detr.convert import variant_from_config
-from projects.checkpoint import COCO_THING_IDS, ConversionError, check_conversion
+from projects.checkpoint import COCO_THING_IDS, ConversionError, WrongCheckpointError, check_conversion
 from projects.solver import detr_param_groups
 from tests.deformable_detr.tiny_models import fixture
 from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
@@ -73,7 +73,7 @@ def test_variant_mismatch_is_a_clear_error():
     with pytest.raises(ConversionError, match="two_stage .*but multi_scale"):
         convert_deformable_detr_state_dict(official, expected_variant=PAPER_VARIANTS["multi_scale"])
     detr_keys = shape_only_state_dict(official_key_shapes("detr", "r50")[0])
-    with pytest.raises(ConversionError, match="Not a Deformable DETR checkpoint"):
+    with pytest.raises(WrongCheckpointError, match="Not an official Deformable DETR checkpoint: it looks like a DETR "):
         detect_variant(detr_keys)
 
 

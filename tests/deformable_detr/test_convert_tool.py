@@ -1,12 +1,9 @@
-"""tools/convert_deformable_detr.py: official-layout checkpoint -> Detectron2 checkpoint our model loads.
+"""tools/convert_checkpoint.py on Deformable DETR: official-layout checkpoint -> Detectron2 checkpoint our model loads.
 
 The official-layout checkpoints here are the tiny fixtures' weights, plus a torchvision ResNet-18
 trunk under ``backbone.0.body.`` where a whole model is checked (the fixtures' stub trunk has the
 ResNet-18 widths 128/256/512, the same as the quickstart configs' backbone).
 """
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 import torchvision
@@ -16,17 +13,10 @@ from detectron2.modeling import build_model
 from deformable_detr import add_deformable_detr_config
 from projects.checkpoint import load_cpu_config
 
+from tests.convert_tool import load_convert_tool as load_tool
+from tests.convert_tool import save_official as save_official_file
 from tests.deformable_detr.tiny_models import build_tiny_model, fixture
 from tests.model_utils import assert_checkpoint_restores
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("convert_deformable_detr", ROOT / "tools/convert_deformable_detr.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def save_official(tmp_path, variant, with_trunk=False):
@@ -35,23 +25,15 @@ def save_official(tmp_path, variant, with_trunk=False):
         trunk = torchvision.models.resnet18().state_dict()
         state.update({f"backbone.0.body.{k}": v for k, v in trunk.items()
                       if not k.endswith("num_batches_tracked") and not k.startswith("fc.")})
-    path = tmp_path / f"{variant}_official.pth"
-    torch.save({"model": state, "epoch": 49}, path)
-    return path
+    return save_official_file(tmp_path / f"{variant}_official.pth", state)
 
 
-def test_variant_checkpoint_loads_into_the_model(tmp_path):
-    source, output = save_official(tmp_path, "box_refine"), tmp_path / "d2.pth"
-    load_tool().main([str(source), str(output), "--variant", "box_refine", "--keep-coco-ids"])
-    model = build_tiny_model("box_refine")
-    assert_checkpoint_restores(model, output)
-
-
-def test_other_variant_is_a_clear_error(tmp_path):
-    source = save_official(tmp_path, "two_stage")
-    with pytest.raises(SystemExit, match=r"two_stage \(4 feature level.*two-stage\), but multi_scale .* was requested"):
-        load_tool().main([str(source), str(tmp_path / "x.pth"), "--variant", "multi_scale"])
-    assert not (tmp_path / "x.pth").exists()
+@pytest.mark.parametrize("variant", ["single_scale", "box_refine", "two_stage"])
+def test_variant_checkpoint_loads_into_the_model(tmp_path, variant):
+    source, output = save_official(tmp_path, variant), tmp_path / "d2.pth"
+    result = load_tool().main([str(source), str(output), "--keep-coco-ids"])
+    assert (result.converter.method, result.variant) == ("deformable_detr", variant)  # detected from the keys
+    assert_checkpoint_restores(build_tiny_model(variant), output)
 
 
 def quickstart_opts():

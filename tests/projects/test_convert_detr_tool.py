@@ -1,33 +1,33 @@
-"""tools/convert_detr.py turns an official-layout checkpoint into one our DETR loads strictly."""
+"""tools/convert_checkpoint.py, run as a script, turns an official DETR checkpoint into one our DETR loads strictly."""
 import subprocess
 import sys
-from pathlib import Path
 
-import torch
-
+from tests.convert_tool import ROOT, TOOL, save_official
 from tests.fixture_utils import load_fixture
 from tests.model_utils import assert_checkpoint_restores
 from tests.projects.test_detr_fixture import build_tiny_detr
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def run_tool(*args):
+    return subprocess.run([sys.executable, str(TOOL), *map(str, args)], capture_output=True, text=True, cwd=ROOT)
 
 
 def test_tool_output_loads_into_the_model(tmp_path):
     fixture = load_fixture("detr", "r50")
-    source = tmp_path / "official.pth"
-    torch.save({"model": {k: v.float() for k, v in fixture["state_dict"].items()}}, source)
+    source = save_official(tmp_path / "official.pth", {k: v.float() for k, v in fixture["state_dict"].items()})
     output = tmp_path / "d2.pth"
-    done = subprocess.run([sys.executable, str(ROOT / "tools/convert_detr.py"), str(source), str(output),
-                           "--keep-coco-ids"], capture_output=True, text=True)
+    done = run_tool(source, output, "--keep-coco-ids")
     assert done.returncode == 0, done.stderr
-    model = build_tiny_detr(fixture)
-    assert_checkpoint_restores(model, output)
+    assert done.stdout.strip() == f"wrote {output}: DETR, {len(fixture['state_dict'])} tensors"
+    assert_checkpoint_restores(build_tiny_detr(fixture), output)
 
 
-def test_tool_rejects_a_foreign_checkpoint(tmp_path):
-    source = tmp_path / "other.pth"
-    torch.save({"model": {"transformer.decoder.layers.0.cross_attn.sampling_offsets.weight": torch.zeros(1)}}, source)
-    done = subprocess.run([sys.executable, str(ROOT / "tools/convert_detr.py"), str(source), str(tmp_path / "x.pth")],
-                          capture_output=True, text=True)
-    assert done.returncode != 0
-    assert "not an official DETR checkpoint" in done.stderr
+def test_tool_rejects_a_foreign_checkpoint_in_one_line(tmp_path):
+    source = save_official(tmp_path / "other.pth", load_fixture("deformable_detr", "single_scale")["state_dict"])
+    done = run_tool(source, tmp_path / "x.pth", "--method", "detr")
+    assert done.returncode == 1
+    # the last stderr line (imports may warn before it) is the whole message
+    assert done.stderr.strip().splitlines()[-1] == (f"{source}: Not an official DETR checkpoint: it looks like a Deformable DETR "
+                                   "checkpoint (variant single_scale); convert it with --method deformable_detr "
+                                   "(or --method auto)")
+    assert not (tmp_path / "x.pth").exists()
