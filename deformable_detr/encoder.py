@@ -41,7 +41,7 @@ class DeformableEncoder(nn.Module):
 
     def forward(self, levels: FlatLevels) -> Tensor:
         """levels: the flattened input (``src`` [B, S, C]) -> memory [B, S, C]."""
-        reference_points = encoder_reference_points(levels.spatial_shapes, levels.valid_ratios)
+        reference_points = encoder_reference_points(levels.level_shapes, levels.valid_ratios)
         output = levels.src
         for layer in self.layers:
             output = layer(output, levels.pos, reference_points, levels)

@@ -3,7 +3,7 @@
 Tokens are ordered level-major, then row-major (y outer, x inner). Points are normalised (x, y)
 in [0, 1] of the padded map; ``valid_ratios`` [B, L, 2] hold each level's (valid_w / W, valid_h / H).
 """
-from typing import List, NamedTuple
+from typing import List, NamedTuple, Sequence, Tuple, Union
 
 import torch
 from torch import Tensor
@@ -20,6 +20,7 @@ class FlatLevels(NamedTuple):
     spatial_shapes: Tensor  # [L, 2] int64 (H_l, W_l)
     level_start_index: Tensor  # [L] int64
     valid_ratios: Tensor  # [B, L, 2] (w, h)
+    level_shapes: List[Tuple[int, int]]  # spatial_shapes as Python sizes: loops over levels stay traceable
 
 
 def flatten_levels(srcs: List[Tensor], masks: List[Tensor], pos_embeds: List[Tensor], level_embed: Tensor) -> FlatLevels:
@@ -39,17 +40,28 @@ def flatten_levels(srcs: List[Tensor], masks: List[Tensor], pos_embeds: List[Ten
         spatial_shapes=spatial_shapes,
         level_start_index=level_start_index,
         valid_ratios=torch.stack([valid_ratio(mask) for mask in masks], 1),
+        level_shapes=shapes,
     )
 
 
-def encoder_reference_points(spatial_shapes: Tensor, valid_ratios: Tensor) -> Tensor:
+def level_sizes(spatial_shapes: Union[Tensor, Sequence[Tuple[int, int]]]) -> List[Tuple[int, int]]:
+    """[(H_l, W_l)] from a [L, 2] tensor or a sequence of sizes. Pass ``FlatLevels.level_shapes`` (the
+    feature maps' own sizes) to keep torch.compile/export graphs whole: reading a tensor's values
+    there is a data-dependent graph break."""
+    if isinstance(spatial_shapes, Tensor):
+        return [tuple(size) for size in spatial_shapes.tolist()]
+    return list(spatial_shapes)
+
+
+def encoder_reference_points(spatial_shapes, valid_ratios: Tensor) -> Tensor:
     """Reference point of every encoder token on every level: [B, S, L, 2] (x, y).
+    spatial_shapes: [L, 2] tensor or [(H_l, W_l)] (see ``level_sizes``).
 
     Official: the pixel centre (i + 0.5) is normalised by the *valid* size of the token's own
     level, then multiplied by each target level's valid ratio.
     """
     points = []
-    for level, (height, width) in enumerate(spatial_shapes.tolist()):
+    for level, (height, width) in enumerate(level_sizes(spatial_shapes)):
         ys = torch.arange(height, dtype=torch.float32, device=valid_ratios.device) + 0.5
         xs = torch.arange(width, dtype=torch.float32, device=valid_ratios.device) + 0.5
         grid_y, grid_x = torch.meshgrid(ys, xs, indexing="ij")

@@ -94,7 +94,7 @@ class DeformableTransformer(nn.Module):
         if proposal_heads is None:
             raise ValueError("A two-stage deformable transformer needs the proposal (class, box) heads")
         class_head, box_head = proposal_heads
-        output_memory, proposals = encoder_proposals(memory, levels.mask, levels.spatial_shapes)
+        output_memory, proposals = encoder_proposals(memory, levels.mask, levels.level_shapes)
         output_memory = self.enc_output_norm(self.enc_output(output_memory))
         class_logits = class_head(output_memory)
         coords_unact = box_head(output_memory) + proposals

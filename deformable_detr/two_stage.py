@@ -7,14 +7,16 @@ from torch import Tensor
 from projects.layers.levels import valid_sizes
 from projects.layers.sine_embedding import sine_embed_coordinates
 
+from .levels import level_sizes
+
 PROPOSAL_MIN_SIZE = 0.05  # level-0 proposal width/height, doubled per level (paper Sec. 4.2)
 PROPOSAL_VALID_RANGE = (0.01, 0.99)
 
 
-def encoder_proposals(memory: Tensor, padding_mask: Tensor, spatial_shapes: Tensor) -> Tuple[Tensor, Tensor]:
+def encoder_proposals(memory: Tensor, padding_mask: Tensor, spatial_shapes) -> Tuple[Tensor, Tensor]:
     """One fixed proposal per encoder token, and the memory with unusable tokens zeroed.
 
-    memory: [B, S, C]; padding_mask: [B, S] bool; spatial_shapes: [L, 2] (H, W)
+    memory: [B, S, C]; padding_mask: [B, S] bool; spatial_shapes: [L, 2] (H, W) or [(H, W)] (``level_sizes``)
     -> (memory [B, S, C], proposals [B, S, 4] cxcywh *logits*, +inf where unusable).
 
     Official: the centre is ((x + 0.5) / valid_W, (y + 0.5) / valid_H) of the token's level, the size
@@ -22,7 +24,7 @@ def encoder_proposals(memory: Tensor, padding_mask: Tensor, spatial_shapes: Tens
     """
     batch = memory.shape[0]
     proposals, start = [], 0
-    for level, (height, width) in enumerate(spatial_shapes.tolist()):
+    for level, (height, width) in enumerate(level_sizes(spatial_shapes)):
         mask = padding_mask[:, start:start + height * width].view(batch, height, width)
         ys = torch.arange(height, dtype=torch.float32, device=memory.device)
         xs = torch.arange(width, dtype=torch.float32, device=memory.device)
