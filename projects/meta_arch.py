@@ -167,15 +167,21 @@ class DETRBase(nn.Module):
         for name, value in metrics.items():
             storage.put_scalar(name, float(value))
 
-    def inference(self, outputs, image_sizes) -> List[Instances]:
-        """outputs -> per-image Instances in the resized (unpadded) input frame."""
+    def detections(self, outputs, image_sizes):
+        """The tensor part of inference (also what tools/deploy exports): outputs, image_sizes [B, 2]
+        (h, w) -> scores [B, K], labels [B, K] int64, boxes [B, K, 4] absolute xyxy in the resized
+        (unpadded) input frame."""
         if self.select_box == "softmax":
             scores, labels, boxes = select_softmax(outputs["pred_logits"], outputs["pred_boxes"])
         else:
             scores, labels, boxes = select_sigmoid_topk(
                 outputs["pred_logits"], outputs["pred_boxes"], self.num_topk_test
             )
-        boxes = scale_boxes(boxes, image_sizes)
+        return scores, labels, scale_boxes(boxes, image_sizes)
+
+    def inference(self, outputs, image_sizes) -> List[Instances]:
+        """outputs -> per-image Instances in the resized (unpadded) input frame."""
+        scores, labels, boxes = self.detections(outputs, image_sizes)
         results = []
         for index, (h, w) in enumerate(image_sizes.tolist()):
             instances = Instances((h, w))
