@@ -8,7 +8,6 @@
 """
 import logging
 
-from detectron2.checkpoint import DetectionCheckpointer
 from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
 from detectron2.evaluation import verify_results
@@ -17,6 +16,7 @@ from detectron2.utils import comm
 from conditional_detr import add_conditional_detr_config
 from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
+from projects.checkpointer import DetrCheckpointer
 from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
 from projects.engine import Trainer, setup_project_loggers
 from smca import add_smca_config
@@ -55,7 +55,7 @@ def main(args):
     cfg = setup(args)
     if args.eval_only:
         model = Trainer.build_model(cfg)
-        DetectionCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        DetrCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         results = Trainer.test(cfg, model)
         if comm.is_main_process():
             verify_results(cfg, results)

@@ -7,16 +7,18 @@ checkpoint written when training is interrupted (so ``--resume`` loses nothing),
 """
 import logging
 import os
+import weakref
 
 from torch.nn.parallel import DistributedDataParallel
 
 from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_test_loader, build_detection_train_loader
-from detectron2.engine import DefaultTrainer
+from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
 from detectron2.evaluation import COCOEvaluator
 
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
+from .checkpointer import DetrCheckpointer
 from .data import DetrDatasetMapper, check_dataset_paths
 from .finite_checks import install_finite_checks
 from .plotting import TrainingCurvesHook
@@ -61,13 +63,39 @@ def check_config_against_datasets(cfg):
             )
 
 
+def wrap_distributed(model):
+    """DistributedDataParallel when several processes train (the model itself otherwise).
+
+    On GPUs each process drives its local device; on CPU (gloo) DDP needs ``device_ids=None``.
+    """
+    on_cpu = next(model.parameters()).device.type == "cpu"
+    return create_ddp_model(model, broadcast_buffers=False, device_ids=None if on_cpu else [comm.get_local_rank()])
+
+
 class Trainer(DefaultTrainer):
     """DefaultTrainer for DETR-family models (see module docstring)."""
 
     def __init__(self, cfg):
+        """Detectron2's DefaultTrainer construction, with three differences: the model gets the
+        finite checks, DistributedDataParallel also works on CPU (gloo: ``device_ids=None``), and
+        the checkpointer is ``DetrCheckpointer`` (safe reading, atomic saves, resume fallback)."""
         check_config_against_datasets(cfg)
-        super().__init__(cfg)
-        install_finite_checks(self.model_without_ddp)
+        TrainerBase.__init__(self)
+        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
+            setup_logger()
+        cfg = self.auto_scale_workers(cfg, comm.get_world_size())
+        model = self.build_model(cfg)
+        install_finite_checks(model)
+        optimizer = self.build_optimizer(cfg, model)
+        data_loader = self.build_train_loader(cfg)
+        model = wrap_distributed(model)
+        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
+        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+        self.checkpointer = DetrCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.start_iter = 0
+        self.max_iter = cfg.SOLVER.MAX_ITER
+        self.cfg = cfg
+        self.register_hooks(self.build_hooks())
 
     @property
     def model_without_ddp(self):

@@ -1,7 +1,5 @@
 """Non-finite predictions or losses stop training at once, naming the tensor and the iteration
 (issue 10, item 5): the matcher never sees NaN boxes and no NaN step reaches the weights."""
-from pathlib import Path
-
 import pytest
 import torch
 
@@ -9,14 +7,12 @@ from detectron2.utils.events import get_event_storage
 
 from projects.engine import Trainer
 from projects.finite_checks import check_finite_predictions
-from tests.e2e_utils import tiny_cfg
 
-ROOT = Path(__file__).resolve().parents[2]
-QUICKSTART = str(ROOT / "configs/quickstart/detr_embedded.yaml")
+from .conftest import fast_cfg
 
 
 def _trainer(tmp_path):
-    trainer = Trainer(tiny_cfg(QUICKSTART, tmp_path, extra=["SOLVER.MAX_ITER", 5]))
+    trainer = Trainer(fast_cfg(tmp_path, extra=["SOLVER.MAX_ITER", 5]))
     trainer.resume_or_load(resume=False)
     return trainer
 
