@@ -1,8 +1,8 @@
 """Single-scale SMCA (Gao et al. 2021) as a Detectron2 meta-architecture (official single-scale code)."""
-from torch import nn
-
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
+
+from projects.layers.input_proj import level_projection
 
 from .meta_arch import SMCABase
 from .transformer import build_smca_transformer
@@ -20,7 +20,7 @@ class SMCA(SMCABase):
         super().__init__(**kwargs)
         in_channels = self.backbone.single_level_channels(
             "single-scale SMCA", "set MODEL.DETR.IN_FEATURES to one level or use SMCAMultiScale")
-        self.input_proj = nn.Conv2d(in_channels, self.transformer.d_model, kernel_size=1)
+        self.input_proj = level_projection(in_channels, self.transformer.d_model)
 
     @classmethod
     def from_config(cls, cfg):
