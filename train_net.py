@@ -18,7 +18,7 @@ from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
 from projects.checkpointer import DetrCheckpointer
 from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
-from projects.engine import Trainer, setup_project_loggers
+from projects.engine import Trainer, check_config_against_datasets, setup_project_loggers
 from smca import add_smca_config
 
 METHOD_CONFIGS = [add_detr_config, add_deformable_detr_config, add_conditional_detr_config, add_smca_config]
@@ -54,8 +54,9 @@ def setup(args):
 def main(args):
     cfg = setup(args)
     if args.eval_only:
+        check_config_against_datasets(cfg, cfg.DATASETS.TEST)
         model = Trainer.build_model(cfg)
-        DetrCheckpointer(model, save_dir=cfg.OUTPUT_DIR).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        DetrCheckpointer.from_config(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         results = Trainer.test(cfg, model)
         if comm.is_main_process():
             verify_results(cfg, results)

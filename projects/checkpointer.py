@@ -9,6 +9,9 @@
   killed while saving leaves the previous checkpoint and pointer intact.
 - ``resume_or_load(resume=True)`` falls back from an unreadable last checkpoint to the newest
   readable one in the output folder, with a warning.
+- A detector checkpoint must fit the model as ``weights_mode`` (MODEL.WEIGHTS_MODE) asks: see
+  ``projects.weights_check``. Saved checkpoints record the model's class name
+  ("meta_architecture") so that a mismatch names the method found.
 """
 import collections
 import importlib
@@ -16,11 +19,13 @@ import logging
 import os
 import pickle
 import re
-from typing import Callable, Dict, List
+from typing import Callable, Dict, List, Optional
 
 import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
+
+from .weights_check import check_weights_fit
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +160,21 @@ def _atomic_write(path: str, write: Callable) -> None:
 
 
 class DetrCheckpointer(DetectionCheckpointer):
-    """DetectionCheckpointer with safe reading, clear errors, atomic saves and resume fallback."""
+    """DetectionCheckpointer with safe reading, clear errors, atomic saves, resume fallback and the
+    MODEL.WEIGHTS_MODE check."""
+
+    def __init__(self, model, save_dir: str = "", *, weights_mode: str = "strict", **kwargs):
+        """``weights_mode``: "strict", "finetune" or "partial" (see ``projects.weights_check``);
+        the other arguments are DetectionCheckpointer's."""
+        super().__init__(model, save_dir, **kwargs)
+        self.weights_mode = weights_mode
+        self._loading = ""
+
+    @classmethod
+    def from_config(cls, cfg, model, save_dir: Optional[str] = None, **kwargs) -> "DetrCheckpointer":
+        """A checkpointer for ``model`` saving to ``save_dir`` (default OUTPUT_DIR) with MODEL.WEIGHTS_MODE."""
+        save_dir = cfg.OUTPUT_DIR if save_dir is None else save_dir
+        return cls(model, save_dir, weights_mode=cfg.MODEL.WEIGHTS_MODE, **kwargs)
 
     def _load_file(self, filename: str):
         if filename.endswith(".pkl"):
@@ -166,10 +185,19 @@ class DetrCheckpointer(DetectionCheckpointer):
         return read_torch_checkpoint(filename)
 
     def load(self, path, *args, **kwargs):
+        self._loading = path
         try:
             return super().load(path, *args, **kwargs)
         finally:
             self._parsed_url_during_load = None  # the parent leaves it set when loading fails
+
+    def _load_model(self, checkpoint):
+        if not checkpoint.get("matching_heuristics", False):  # heuristics: backbone-only zoo weights
+            checkpoint["model"] = check_weights_fit(
+                self.model.state_dict(), checkpoint["model"], self.weights_mode, source=self._loading,
+                found_method=checkpoint.get("meta_architecture"), model_method=type(self.model).__name__,
+            )
+        return super()._load_model(checkpoint)
 
     def _is_local(self) -> bool:
         return bool(self.save_dir) and os.path.isdir(self.save_dir)
@@ -180,7 +208,7 @@ class DetrCheckpointer(DetectionCheckpointer):
             return
         if not self._is_local():  # a remote PathManager folder: no rename there
             return super().save(name, **kwargs)
-        data = {"model": self.model.state_dict()}
+        data = {"model": self.model.state_dict(), "meta_architecture": type(self.model).__name__}
         data.update({key: obj.state_dict() for key, obj in self.checkpointables.items()})
         data.update(kwargs)
         basename = f"{name}.pth"

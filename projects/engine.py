@@ -50,9 +50,13 @@ def dataset_num_classes(dataset_name):
     return len(MetadataCatalog.get(dataset_name).thing_classes)
 
 
-def check_config_against_datasets(cfg):
-    """Fail before training when a dataset path is missing or NUM_CLASSES does not fit a dataset."""
-    names = list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST)
+def check_config_against_datasets(cfg, dataset_names=None):
+    """Fail early when a dataset path is missing or MODEL.DETR.NUM_CLASSES does not fit a dataset.
+
+    ``dataset_names`` defaults to DATASETS.TRAIN + DATASETS.TEST; evaluation and inference tools
+    pass the datasets they read (e.g. ``cfg.DATASETS.TEST`` for ``--eval-only``).
+    """
+    names = list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST) if dataset_names is None else list(dataset_names)
     check_dataset_paths(names)
     for name in names:
         found = dataset_num_classes(name)
@@ -91,7 +95,7 @@ class Trainer(DefaultTrainer):
         model = wrap_distributed(model)
         self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = DetrCheckpointer(model, cfg.OUTPUT_DIR, trainer=weakref.proxy(self))
+        self.checkpointer = DetrCheckpointer.from_config(cfg, model, trainer=weakref.proxy(self))
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
