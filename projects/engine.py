@@ -11,7 +11,8 @@ import weakref
 
 from torch.nn.parallel import DistributedDataParallel
 
-from detectron2.data import DatasetCatalog, MetadataCatalog, build_detection_test_loader, build_detection_train_loader
+from detectron2.data import (DatasetCatalog, MetadataCatalog, build_detection_test_loader, build_detection_train_loader,
+                             get_detection_dataset_dicts)
 from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
 from detectron2.evaluation import COCOEvaluator
 
@@ -20,6 +21,8 @@ from detectron2.utils.logger import setup_logger
 
 from .checkpointer import DetrCheckpointer
 from .data import DetrDatasetMapper, check_dataset_paths
+from .data.image_checks import apply_bad_image_policy
+from .data.skip_counter import SkippedImageCounter
 from .finite_checks import install_finite_checks
 from .plotting import TrainingCurvesHook
 from .solver import build_detr_optimizer
@@ -65,6 +68,14 @@ def check_config_against_datasets(cfg, dataset_names=None):
                 f"MODEL.DETR.NUM_CLASSES is {cfg.MODEL.DETR.NUM_CLASSES} but dataset '{name}' has {found} "
                 f"categories; set MODEL.DETR.NUM_CLASSES {found}"
             )
+
+
+def checked_records(cfg, records, label):
+    """``records`` after the image check of DATALOADER.IMAGE_CHECK under DATALOADER.BAD_IMAGE_POLICY
+    (datasets given as torch Datasets instead of lists of dicts are not checked)."""
+    if not isinstance(records, list):
+        return records
+    return apply_bad_image_policy(records, label, cfg.DATALOADER.IMAGE_CHECK, cfg.DATALOADER.BAD_IMAGE_POLICY)
 
 
 def wrap_distributed(model):
@@ -119,11 +130,20 @@ class Trainer(DefaultTrainer):
 
     @classmethod
     def build_train_loader(cls, cfg):
-        return build_detection_train_loader(cfg, mapper=DetrDatasetMapper(cfg, is_train=True))
+        """Detectron2's training loader over the checked images (DATALOADER.IMAGE_CHECK / BAD_IMAGE_POLICY)."""
+        records = get_detection_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
+        checked = checked_records(cfg, records, f"DATASETS.TRAIN {tuple(cfg.DATASETS.TRAIN)}")
+        loader = build_detection_train_loader(cfg, dataset=checked, mapper=DetrDatasetMapper(cfg, is_train=True))
+        return SkippedImageCounter(loader, skipped_up_front=len(records) - len(checked))
 
     @classmethod
     def build_test_loader(cls, cfg, dataset_name):
-        return build_detection_test_loader(cfg, dataset_name, mapper=DetrDatasetMapper(cfg, is_train=False))
+        """The evaluation loader over the checked images, TEST.IMS_PER_BATCH images per batch."""
+        records = checked_records(cfg, get_detection_dataset_dicts([dataset_name], filter_empty=False),
+                                  f"test set '{dataset_name}'")
+        return build_detection_test_loader(records, mapper=DetrDatasetMapper(cfg, is_train=False),
+                                           batch_size=cfg.TEST.IMS_PER_BATCH,
+                                           num_workers=cfg.DATALOADER.NUM_WORKERS)
 
     @classmethod
     def build_evaluator(cls, cfg, dataset_name, output_folder=None):

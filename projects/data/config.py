@@ -18,7 +18,10 @@ def add_detr_data_config(cfg: CN) -> None:
 
     Also sets DATALOADER.FILTER_EMPTY_ANNOTATIONS = False: official DETR trains on images without
     objects too (they teach the no-object class).
+
+    Reliability keys (``add_data_reliability_config``) are added as well.
     """
+    add_data_reliability_config(cfg)
     if "DETR_CROP" in cfg.INPUT:
         return
     cfg.INPUT.DETR_CROP = CN()
@@ -28,3 +31,22 @@ def add_detr_data_config(cfg: CN) -> None:
     cfg.INPUT.DETR_CROP.TYPE = "absolute_range"
     cfg.INPUT.DETR_CROP.SIZE = (384, 600)
     cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS = False
+
+
+def add_data_reliability_config(cfg: CN) -> None:
+    """Add the image-check and evaluation-batch keys (idempotent).
+
+    DATALOADER.IMAGE_CHECK: "header" (default: every image of the train and test sets must exist,
+        open and have the annotated size; read from the file headers, fast), "decode" (also decode
+        every image fully: catches all truncated or corrupt files, slower) or "off".
+    DATALOADER.BAD_IMAGE_POLICY: "error" (default: stop before training, listing every bad file) or
+        "skip" (train without them: each is logged by name and counted in the metrics as
+        data/bad_images_skipped, also when an image fails to load later during training).
+    TEST.IMS_PER_BATCH: images per batch (per process) of the evaluation data loader.
+    """
+    if "IMAGE_CHECK" not in cfg.DATALOADER:
+        cfg.DATALOADER.IMAGE_CHECK = "header"
+    if "BAD_IMAGE_POLICY" not in cfg.DATALOADER:
+        cfg.DATALOADER.BAD_IMAGE_POLICY = "error"
+    if "IMS_PER_BATCH" not in cfg.TEST:
+        cfg.TEST.IMS_PER_BATCH = 1

@@ -1,7 +1,7 @@
 """Dataset mapper with the official DETR augmentation and box clean-up."""
 import copy
 import logging
-from typing import List, Tuple, Union
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -12,15 +12,22 @@ from detectron2.data import transforms as T
 from detectron2.structures import Boxes, BoxMode, Instances
 
 from .augmentation import build_detr_augmentation
+from .image_checks import BAD_IMAGE_POLICIES, BadImageError
 
 logger = logging.getLogger(__name__)
+
+SKIPPED_KEY = "bad_images_skipped"  # file names the mapper skipped before producing this dict
 
 
 class DetrDatasetMapper:
     """Map a Detectron2 dataset dict to the model's input dict, DETR style.
 
-    Steps: read the image in ``image_format``; drop crowd annotations; clip boxes to the original
-    image and drop degenerate ones (warned once per image file: these are annotation errors);
+    Steps: read the image in ``image_format`` (an unreadable image or one of another size than
+    annotated raises BadImageError naming the file; in training with ``bad_image_policy`` "skip"
+    it is logged, the mapper returns None so the loader takes another image, and the next dict
+    lists it under "bad_images_skipped"); drop crowd annotations; clip boxes to the original
+    image and drop degenerate ones (warned once per image file: these are annotation errors, and
+    warned about in inference too, where the evaluator scores the annotation file's boxes);
     apply the augmentations; clip boxes to the augmented image and drop those left empty (a crop
     may cut objects away: official behaviour, not warned). Images without annotations give empty
     Instances and are never filtered. Segmentation and keypoints are ignored.
@@ -33,29 +40,38 @@ class DetrDatasetMapper:
 
     @configurable
     def __init__(self, is_train: bool, *, augmentations: List[Union[T.Augmentation, T.Transform]],
-                 image_format: str):
+                 image_format: str, bad_image_policy: str = "error"):
         """
         Args:
             is_train: whether to produce training targets.
             augmentations: applied in order (see ``build_detr_augmentation``).
             image_format: a format accepted by ``detection_utils.read_image`` (e.g. "RGB").
+            bad_image_policy: "error" or "skip" (training only), see above.
         """
+        if bad_image_policy not in BAD_IMAGE_POLICIES:
+            raise ValueError(f"DATALOADER.BAD_IMAGE_POLICY must be one of {BAD_IMAGE_POLICIES}, "
+                             f"got {bad_image_policy!r}")
         self.is_train = is_train
         self.augmentations = T.AugmentationList(augmentations)
         self.image_format = image_format
+        self.bad_image_policy = bad_image_policy
         self._warned_files = set()
+        self._skipped: List[str] = []
         mode = "training" if is_train else "inference"
         logger.info("[DetrDatasetMapper] Augmentations used in %s: %s", mode, augmentations)
 
     @classmethod
     def from_config(cls, cfg, is_train: bool = True):
         return {"is_train": is_train, "augmentations": build_detr_augmentation(cfg, is_train),
-                "image_format": cfg.INPUT.FORMAT}
+                "image_format": cfg.INPUT.FORMAT, "bad_image_policy": cfg.DATALOADER.BAD_IMAGE_POLICY}
 
-    def __call__(self, dataset_dict: dict) -> dict:
+    def __call__(self, dataset_dict: dict) -> Optional[dict]:
         dataset_dict = copy.deepcopy(dataset_dict)
-        image = utils.read_image(dataset_dict["file_name"], format=self.image_format)
-        utils.check_image_size(dataset_dict, image)
+        image = self._read_image(dataset_dict)
+        if image is None:
+            return None
+        if self._skipped:
+            dataset_dict[SKIPPED_KEY], self._skipped = self._skipped, []
         original_hw = image.shape[:2]
 
         aug_input = T.AugInput(image)
@@ -65,12 +81,29 @@ class DetrDatasetMapper:
 
         annotations = dataset_dict.pop("annotations", [])
         if not self.is_train:
+            self._valid_boxes(annotations, original_hw, dataset_dict["file_name"])  # for the warning
             return dataset_dict
         boxes, classes = self._valid_boxes(annotations, original_hw, dataset_dict["file_name"])
         boxes = transforms.apply_box(boxes) if len(boxes) else boxes
         boxes, keep = _clip_and_keep_nonempty(boxes, image.shape[:2])
         dataset_dict["instances"] = _make_instances(boxes, classes[keep], image.shape[:2])
         return dataset_dict
+
+    def _read_image(self, dataset_dict: dict) -> Optional[np.ndarray]:
+        """The image [H, W, C] checked against the annotated size; None when skipped (see class doc)."""
+        file_name = dataset_dict["file_name"]
+        try:
+            image = utils.read_image(file_name, format=self.image_format)
+            utils.check_image_size(dataset_dict, image)
+            return image
+        except (OSError, SyntaxError, ValueError) as error:  # SizeMismatchError is a ValueError
+            problem = f"{file_name}: cannot use this image ({type(error).__name__}: {error})"
+            if not self.is_train or self.bad_image_policy == "error":
+                raise BadImageError(f"{problem}; set DATALOADER.BAD_IMAGE_POLICY skip to train without it, "
+                                    "DATALOADER.IMAGE_CHECK decode to find all such files up front") from error
+        logger.warning("Skipping %s", problem)
+        self._skipped.append(file_name)
+        return None
 
     def _valid_boxes(self, annotations: List[dict], image_hw: Tuple[int, int],
                      file_name: str) -> Tuple[np.ndarray, np.ndarray]:
@@ -84,13 +117,15 @@ class DetrDatasetMapper:
         boxes = np.array([BoxMode.convert(list(a["bbox"]), a["bbox_mode"], BoxMode.XYXY_ABS)
                           for a in annotations], dtype=np.float64).reshape(-1, 4)
         classes = np.array([a["category_id"] for a in annotations], dtype=np.int64)
-        boxes, keep = _clip_and_keep_nonempty(boxes, image_hw)
+        clipped, keep = _clip_and_keep_nonempty(boxes, image_hw)
         num_dropped = int((~keep).sum())
-        if num_dropped and file_name not in self._warned_files:
+        num_clipped = int((clipped != boxes[keep]).any(axis=1).sum())
+        if (num_dropped or num_clipped) and file_name not in self._warned_files:
             self._warned_files.add(file_name)
-            logger.warning("%s: dropped %d of %d boxes with zero area or outside the image",
-                           file_name, num_dropped, len(keep))
-        return boxes, classes[keep]
+            where = "" if self.is_train else " (evaluation scores against the annotation file's boxes as they are)"
+            logger.warning("%s: dropped %d of %d boxes with zero area or outside the image, clipped %d "
+                           "to the image%s", file_name, num_dropped, len(keep), num_clipped, where)
+        return clipped, classes[keep]
 
 
 def _clip_and_keep_nonempty(boxes: np.ndarray, image_hw: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
