@@ -1,9 +1,13 @@
-"""Test helper: run with the embedded dataset's names free, restoring any registration afterwards."""
+"""Test helpers for the embedded dataset: a small copy and its registration under the usual names."""
 import contextlib
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from projects.data import EMBEDDED_DATASET_NAMES
+from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
+
+SMALL_NUM_TRAIN = 12  # train image 7 has no objects (embedded dataset rule: index % 40 == 7)
+SMALL_NUM_VAL = 4
+EMPTY_INDEX = 7
 
 
 @contextlib.contextmanager
@@ -21,3 +25,13 @@ def hidden_embedded_registration():
                 DatasetCatalog[name] = loader
             if metadata is not None:
                 MetadataCatalog[name] = metadata
+
+
+@contextlib.contextmanager
+def small_embedded_registration(root):
+    """The small copy at ``root`` registered as embedded_shapes_{train,val} for the block, the
+    registration in place before (if any) restored after."""
+    with hidden_embedded_registration() as names:
+        register_embedded_dataset(root, num_train=SMALL_NUM_TRAIN, num_val=SMALL_NUM_VAL)
+        yield names
+

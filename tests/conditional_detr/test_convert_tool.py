@@ -4,9 +4,9 @@ import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
 
-from tests.conditional_detr.fixture_model import build_fixture_model, load_conditional_fixture, run_fixture_batch
 from tests.convert_tool import load_convert_tool, save_official
-from tests.fixture_utils import load_fixture
+from tests.fixture_models import build_fixture_model
+from tests.fixture_utils import load_fixture, run_fixture_batch
 
 OUT_ATOL = 1e-4  # float32 model outputs (project rule)
 
@@ -18,7 +18,7 @@ def tool():
 
 @pytest.fixture(scope="module")
 def fixture():
-    return load_conditional_fixture()
+    return load_fixture("conditional_detr", "r50")
 
 
 @pytest.fixture
@@ -34,7 +34,7 @@ def test_output_loads_with_detectron2_checkpointer(tool, official_file, tmp_path
     assert (result.converter.method, result.variant) == ("conditional_detr", "")  # detected from the keys
     saved = torch.load(destination, weights_only=True)
     assert sorted(saved) == ["__source__", "model"]
-    model = build_fixture_model(fixture)
+    model = build_fixture_model("conditional_detr", "r50", converted=False)
     DetectionCheckpointer(model).load(str(destination))
     outputs = run_fixture_batch(model.eval(), fixture)["outputs"]
     torch.testing.assert_close(outputs["pred_logits"], fixture["outputs"]["pred_logits"], atol=OUT_ATOL, rtol=0)

@@ -1,7 +1,7 @@
 """Conditional DETR equals the official implementation on the tiny fixture (weights through our converter).
 
-Tolerances: 1e-4 on float32 model outputs and intermediates (project rule; measured differences are
-~1e-6, float32 summation order), 1e-6 on losses (project rule), exact for masks and matcher indices.
+Tolerances (tests/tolerances.py): 1e-4 on float32 model outputs and intermediates (measured differences
+are ~1e-6, float32 summation order), 1e-6 on losses, exact for masks and matcher indices.
 """
 import pytest
 import torch
@@ -13,26 +13,20 @@ import deformable_detr  # noqa: F401  (registers its converter: the rejection be
 import smca  # noqa: F401
 from conditional_detr import add_conditional_detr_config, convert_conditional_detr_state_dict
 from projects.checkpoint import WrongCheckpointError, check_conversion
-from tests.conditional_detr.fixture_model import build_fixture_model, load_conditional_fixture, run_fixture_batch
-from tests.fixture_utils import load_fixture
+from tests.fixture_models import build_fixture_model
+from tests.fixture_utils import cached_fixture, run_fixture_batch
 from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
-
-OUT_ATOL = 1e-4
-LOSS_ATOL = 1e-6
+from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
 
 
 @pytest.fixture(scope="module")
 def fixture():
-    return load_conditional_fixture()
+    return cached_fixture("conditional_detr", "r50")
 
 
 @pytest.fixture(scope="module")
-def model(fixture):
-    model = build_fixture_model(fixture)
-    state = {k: v.float() for k, v in convert_conditional_detr_state_dict(fixture["state_dict"]).items()}
-    check_conversion(model.state_dict(), state, ignore=[r"^backbone\."])  # the stub backbone has no weights
-    model.load_state_dict(state, strict=False)
-    return model.eval()
+def model():
+    return build_fixture_model("conditional_detr", "r50")
 
 
 def capture_intermediates(model, fixture):
@@ -80,7 +74,7 @@ def test_pixel_and_level_masks_and_positions(traced, fixture, model):
     assert torch.equal(run["pixel_mask"], inputs["pixel_mask"])
     mask = run["levels"][0][1]
     assert torch.equal(mask, inputs["masks"][0])
-    torch.testing.assert_close(model.position_embedding(mask), inputs["pos"][0], atol=1e-5, rtol=0)
+    assert_close(model.position_embedding(mask), inputs["pos"][0], atol=1e-5)  # sines of exact integers
 
 
 SEQ_FIRST = ["encoder.memory", "decoder.ref_point_head.out", "decoder.layer1.query_scale.out"] + [
@@ -97,14 +91,15 @@ def test_intermediates(traced, fixture, name):
     expected = fixture["intermediates"][name]
     if name in SEQ_FIRST:  # official layout [len, B, C]; ours is batch-first
         ours = ours.transpose(0, 1)
-    torch.testing.assert_close(ours, expected, atol=OUT_ATOL, rtol=0)
+    assert_close(ours, expected)
 
 
 def test_layer1_spatial_query_is_scaled_embedding(traced):
     """Paper eq. 3: layer 1's p_s * lambda_q equals layer 0's p_s times query_scale(layer-0 output)."""
     captured = traced[0]
     expected = captured["decoder.layer0.query_sine_embed"] * captured["decoder.layer1.query_scale.out"]
-    torch.testing.assert_close(captured["decoder.layer1.query_sine_embed"], expected, atol=0, rtol=0)
+    # the model's own product of the same float32 tensors: equal up to rounding of values of O(1)
+    assert_close(captured["decoder.layer1.query_sine_embed"], expected, atol=1e-6)
 
 
 def test_outputs_every_decoder_layer(traced, fixture):
@@ -112,8 +107,8 @@ def test_outputs_every_decoder_layer(traced, fixture):
     layers = [(outputs, expected)] + list(zip(outputs["aux_outputs"], expected["aux_outputs"]))
     assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
     for ours, theirs in layers:
-        torch.testing.assert_close(ours["pred_logits"], theirs["pred_logits"], atol=OUT_ATOL, rtol=0)
-        torch.testing.assert_close(ours["pred_boxes"], theirs["pred_boxes"], atol=OUT_ATOL, rtol=0)
+        assert_close(ours["pred_logits"], theirs["pred_logits"])
+        assert_close(ours["pred_boxes"], theirs["pred_boxes"])
 
 
 def test_matcher_indices_and_losses(traced, fixture, model):
@@ -126,15 +121,13 @@ def test_matcher_indices_and_losses(traced, fixture, model):
         assert torch.equal(query, expected_query) and torch.equal(target, expected_target)
     assert set(losses) == set(criterion_data["losses"])
     for name, value in criterion_data["losses"].items():
-        torch.testing.assert_close(losses[name], value, atol=LOSS_ATOL, rtol=0, msg=name)
+        assert_close(losses[name], value, atol=LOSS_ATOL, msg=name)
     assert model.criterion.weight_dict == criterion_data["weight_dict"]
 
 
 def test_postprocess(traced, fixture):
     for ours, theirs in zip(traced[1]["results"], fixture["postprocess"]):
-        torch.testing.assert_close(ours.scores, theirs["scores"], atol=OUT_ATOL, rtol=0)
-        assert torch.equal(ours.pred_classes, theirs["labels"])
-        torch.testing.assert_close(ours.pred_boxes.tensor, theirs["boxes"], atol=OUT_ATOL, rtol=0)
+        assert_same_detections(ours, theirs)
 
 
 def full_size_model(config_file):
@@ -168,8 +161,9 @@ def test_coco_class_reduction(fixture):
     converted = convert_conditional_detr_state_dict(official, coco_to_contiguous=True)
     weight, bias = converted["class_embed.weight"], converted["class_embed.bias"]
     assert weight.shape[0] == bias.shape[0] == 80  # sigmoid head: no no-object row
-    assert torch.equal(weight[0], official["class_embed.weight"][1])  # person = COCO id 1
-    assert torch.equal(bias[-1], official["class_embed.bias"][90])  # toothbrush = COCO id 90
+    # the converter copies rows: bit-identical, hence no tolerance
+    assert_close(weight[0], official["class_embed.weight"][1], atol=0)  # person = COCO id 1
+    assert_close(bias[-1], official["class_embed.bias"][90], atol=0)  # toothbrush = COCO id 90
 
 
 @pytest.mark.parametrize("method,variant,family", [("detr", "r50", "DETR"),
@@ -177,4 +171,4 @@ def test_coco_class_reduction(fixture):
                                                    ("smca", "single_scale_type1", "SMCA")])
 def test_other_checkpoints_are_rejected(method, variant, family):
     with pytest.raises(WrongCheckpointError, match=f"looks like a {family} checkpoint"):
-        convert_conditional_detr_state_dict(load_fixture(method, variant)["state_dict"])
+        convert_conditional_detr_state_dict(cached_fixture(method, variant)["state_dict"])

@@ -8,8 +8,8 @@ import torch
 
 import ops.function
 from ops import kernel_available, set_reference_mode
-from tests.deformable_detr.tiny_models import build_tiny_model, fixture
-from tests.model_utils import image_batch
+from tests.fixture_models import build_fixture_model
+from tests.fixture_utils import cached_fixture, image_batch
 
 pytestmark = pytest.mark.skipif(not kernel_available("cpu"),
                                 reason="needs the compiled op ops._C (python setup.py build_ext --inplace)")
@@ -18,11 +18,12 @@ ATOL = 1e-5
 
 def outputs_and_gradients(model, variant):
     """Training-style pass on the fixture batch: outputs and the gradient of the total loss."""
-    inputs = fixture(variant)["inputs"]
+    fixture = cached_fixture("deformable_detr", variant)
+    inputs = fixture["inputs"]
     model.zero_grad()
     images, pixel_mask = model.preprocess_image(image_batch(inputs["image_sizes"].tolist()))
     outputs = model.predict(model.backbone(images.tensor, pixel_mask), torch.as_tensor(images.image_sizes), pixel_mask)
-    losses = model.criterion(outputs, fixture(variant)["criterion"]["targets"])
+    losses = model.criterion(outputs, fixture["criterion"]["targets"])
     model.criterion.total_loss(losses).backward()
     grads = {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}
     return outputs, grads
@@ -37,7 +38,7 @@ def count_reference_calls(monkeypatch):
 
 @pytest.mark.parametrize("variant", ["multi_scale", "box_refine"])  # 2-d and 4-d references
 def test_compiled_and_reference_models_agree(variant, monkeypatch):
-    model = build_tiny_model(variant, "auto")
+    model = build_fixture_model("deformable_detr", variant)
     calls = count_reference_calls(monkeypatch)
     compiled, compiled_grads = outputs_and_gradients(model, variant)
     assert not calls, "the compiled kernel was not used"
@@ -53,6 +54,6 @@ def test_compiled_and_reference_models_agree(variant, monkeypatch):
 
 
 def test_config_selects_the_reference():
-    model = build_tiny_model("single_scale", "reference")
+    model = build_fixture_model("deformable_detr", "single_scale", ["MODEL.DEFORMABLE_DETR.ATTENTION_IMPL", "reference"])
     flags = [m.use_reference for m in model.modules() if hasattr(m, "use_reference")]
     assert flags and all(flags)

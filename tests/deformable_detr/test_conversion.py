@@ -15,7 +15,7 @@ from deformable_detr import PAPER_VARIANTS, add_deformable_detr_config, convert_
 from deformable_detr.convert import variant_from_config
 from projects.checkpoint import COCO_THING_IDS, ConversionError, WrongCheckpointError, check_conversion
 from projects.solver import detr_param_groups
-from tests.deformable_detr.tiny_models import fixture
+from tests.fixture_utils import cached_fixture
 from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
 
 CONFIGS = {
@@ -78,7 +78,7 @@ def test_variant_mismatch_is_a_clear_error():
 
 
 def test_decoder_alias_must_equal_its_head():
-    state = dict(fixture("box_refine")["state_dict"])
+    state = dict(cached_fixture("deformable_detr", "box_refine")["state_dict"])
     state["transformer.decoder.bbox_embed.1.layers.0.bias"] = state["bbox_embed.1.layers.0.bias"] + 1
     with pytest.raises(ConversionError, match="differs"):
         convert_deformable_detr_state_dict(state)
@@ -86,7 +86,7 @@ def test_decoder_alias_must_equal_its_head():
 
 @pytest.mark.parametrize("variant", ["multi_scale", "two_stage"])
 def test_coco_class_reduction(variant):
-    official = fixture(variant)["state_dict"]
+    official = cached_fixture("deformable_detr", variant)["state_dict"]
     converted = convert_deformable_detr_state_dict(official, coco_to_contiguous=True)
     num_heads = 3 if variant == "two_stage" else 2
     for head in range(num_heads):

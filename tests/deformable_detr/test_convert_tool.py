@@ -15,12 +15,13 @@ from projects.checkpoint import load_cpu_config
 
 from tests.convert_tool import load_convert_tool as load_tool
 from tests.convert_tool import save_official as save_official_file
-from tests.deformable_detr.tiny_models import build_tiny_model, fixture
+from tests.fixture_models import build_fixture_model
+from tests.fixture_utils import cached_fixture
 from tests.model_utils import assert_checkpoint_restores
 
 
 def save_official(tmp_path, variant, with_trunk=False):
-    state = {k: v.float() for k, v in fixture(variant)["state_dict"].items()}
+    state = {k: v.float() for k, v in cached_fixture("deformable_detr", variant)["state_dict"].items()}
     if with_trunk:  # official FrozenBatchNorm2d stores no num_batches_tracked; no classifier in the trunk
         trunk = torchvision.models.resnet18().state_dict()
         state.update({f"backbone.0.body.{k}": v for k, v in trunk.items()
@@ -33,7 +34,7 @@ def test_variant_checkpoint_loads_into_the_model(tmp_path, variant):
     source, output = save_official(tmp_path, variant), tmp_path / "d2.pth"
     result = load_tool().main([str(source), str(output), "--keep-coco-ids"])
     assert (result.converter.method, result.variant) == ("deformable_detr", variant)  # detected from the keys
-    assert_checkpoint_restores(build_tiny_model(variant), output)
+    assert_checkpoint_restores(build_fixture_model("deformable_detr", variant), output)
 
 
 def quickstart_opts():

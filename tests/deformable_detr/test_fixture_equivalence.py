@@ -2,8 +2,8 @@
 
 Each official model is rebuilt with our modules, its weights loaded through our converter, and run
 on the fixture batch with the compiled CPU kernel ("auto") and with the PyTorch reference.
-Tolerances: 1e-4 on float32 model outputs and intermediates (brief; the fixture README expects
-~1e-6..1e-5 between implementations on one CPU build, and we measure <= 2e-6), 1e-6 on losses.
+Tolerances (tests/tolerances.py): 1e-4 on float32 model outputs and intermediates (the fixture README
+expects ~1e-6..1e-5 between implementations on one CPU build, and we measure <= 2e-6), 1e-6 on losses.
 Masks, shapes, matcher indices and top-k proposal indices must be identical.
 """
 from functools import lru_cache
@@ -11,12 +11,14 @@ from functools import lru_cache
 import pytest
 import torch
 
+from deformable_detr import PAPER_VARIANTS
 from deformable_detr.levels import encoder_reference_points
 from ops import kernel_available
-from tests.deformable_detr.tiny_models import VARIANTS, build_tiny_model, fixture, run_fixture_batch
+from tests.fixture_models import build_fixture_model
+from tests.fixture_utils import cached_fixture, run_fixture_batch
+from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
 
-OUT_ATOL = 1e-4
-LOSS_ATOL = 1e-6
+VARIANTS = tuple(PAPER_VARIANTS)
 MULTI_LEVEL = [v for v in VARIANTS if v != "single_scale"]
 REFINING = ["box_refine", "two_stage"]
 IMPLS = [
@@ -26,14 +28,15 @@ IMPLS = [
 ]
 
 
+def fixture(variant):
+    return cached_fixture("deformable_detr", variant)
+
+
 @lru_cache(maxsize=None)
 def run(variant, impl):
-    model = build_tiny_model(variant, impl)
-    return model, run_fixture_batch(model, variant)
-
-
-def close(actual, expected, atol=OUT_ATOL, msg=None):
-    torch.testing.assert_close(actual, expected, atol=atol, rtol=0, msg=msg)
+    """(model, run) on the fixture batch with the attention ``impl``; "projected": the input projection's levels."""
+    model = build_fixture_model("deformable_detr", variant, ["MODEL.DEFORMABLE_DETR.ATTENTION_IMPL", impl])
+    return model, run_fixture_batch(model, fixture(variant), watch={"projected": model.input_proj})
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -42,16 +45,16 @@ def test_level_masks_positions_and_flattening(variant):
     inputs, inter = fixture(variant)["inputs"], fixture(variant)["intermediates"]
     for (src, mask), expected_mask, expected_pos in zip(result["projected"], inputs["masks"], inputs["pos"]):
         assert torch.equal(mask, expected_mask)
-        close(model.position_embedding(mask), expected_pos)
+        assert_close(model.position_embedding(mask), expected_pos)
     levels = result["transformer"].levels
     assert torch.equal(levels.spatial_shapes, inter["transformer.spatial_shapes"])
     assert torch.equal(levels.level_start_index, inter["transformer.level_start_index"])
     assert torch.equal(levels.mask, inter["transformer.mask_flatten"])
-    close(levels.valid_ratios, inter["transformer.valid_ratios"])
+    assert_close(levels.valid_ratios, inter["transformer.valid_ratios"])
     tokens = inter["encoder.token_index"]
-    close(levels.src[:, tokens], inter["transformer.src_flatten@tok"])
+    assert_close(levels.src[:, tokens], inter["transformer.src_flatten@tok"])
     references = encoder_reference_points(levels.spatial_shapes, levels.valid_ratios)
-    close(references[:, tokens], inter["encoder.reference_points@tok"])
+    assert_close(references[:, tokens], inter["encoder.reference_points@tok"])
 
 
 @pytest.mark.parametrize("variant", MULTI_LEVEL)
@@ -62,8 +65,8 @@ def test_extra_level_comes_from_the_pixel_mask(variant):
     src, mask = result["projected"][3]
     assert torch.equal(mask, inter["extra_level.3.mask"])
     assert not mask[1].any() and result["projected"][2][1][1].any()
-    close(src, inter["extra_level.3.src"])
-    close(model.position_embedding(mask), inter["extra_level.3.pos"])
+    assert_close(src, inter["extra_level.3.src"])
+    assert_close(model.position_embedding(mask), inter["extra_level.3.pos"])
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -74,12 +77,12 @@ def test_encoder_memory_and_every_decoder_layer(variant, impl):
     transformer = result["transformer"]
     tokens = inter["encoder.token_index"]
     valid = ~transformer.levels.mask[:, tokens]  # README: padded tokens' memory is formula-sensitive
-    close(transformer.memory[:, tokens][valid], inter["encoder.memory@tok"][valid])
-    close(transformer.references[0], inter["transformer.out.init_reference"])
+    assert_close(transformer.memory[:, tokens][valid], inter["encoder.memory@tok"][valid])
+    assert_close(transformer.references[0], inter["transformer.out.init_reference"])
     for layer, reference in enumerate(transformer.references[1:]):
-        close(reference, inter["transformer.out.inter_references"][layer])
+        assert_close(reference, inter["transformer.out.inter_references"][layer])
     for layer in range(len(transformer.references)):
-        close(transformer.hs[layer], inter[f"decoder.layers.{layer}.output"], msg=f"decoder layer {layer}")
+        assert_close(transformer.hs[layer], inter[f"decoder.layers.{layer}.output"], msg=f"decoder layer {layer}")
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -87,12 +90,12 @@ def test_encoder_memory_and_every_decoder_layer(variant, impl):
 def test_outputs_of_every_layer(variant, impl):
     _, result = run(variant, impl)
     outputs, expected = result["outputs"], fixture(variant)["outputs"]
-    close(outputs["pred_logits"], expected["pred_logits"])
-    close(outputs["pred_boxes"], expected["pred_boxes"])
+    assert_close(outputs["pred_logits"], expected["pred_logits"])
+    assert_close(outputs["pred_boxes"], expected["pred_boxes"])
     assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
     for ours, theirs in zip(outputs["aux_outputs"], expected["aux_outputs"]):
-        close(ours["pred_logits"], theirs["pred_logits"])
-        close(ours["pred_boxes"], theirs["pred_boxes"])
+        assert_close(ours["pred_logits"], theirs["pred_logits"])
+        assert_close(ours["pred_boxes"], theirs["pred_boxes"])
     assert ("enc_outputs" in outputs) == ("enc_outputs" in expected)
 
 
@@ -101,7 +104,7 @@ def test_refined_reference_is_the_layer_box(variant):
     """README: with refinement, pred_boxes of layer i equal inter_references[i]."""
     _, result = run(variant, "reference")
     inter = fixture(variant)["intermediates"]["transformer.out.inter_references"]
-    close(result["outputs"]["pred_boxes"], inter[-1])
+    assert_close(result["outputs"]["pred_boxes"], inter[-1])
     assert result["transformer"].references[1].shape[-1] == 4  # after layer 0 the reference is a box
 
 
@@ -111,9 +114,10 @@ def test_two_stage_proposals_queries_and_encoder_outputs(impl):
     inter = fixture("two_stage")["intermediates"]
     transformer, expected = result["transformer"], fixture("two_stage")["outputs"]["enc_outputs"]
     assert torch.equal(transformer.proposal_index, inter["two_stage.topk_proposals"])
-    close(transformer.enc_outputs["pred_logits"], expected["pred_logits"])
-    close(transformer.enc_outputs["pred_boxes"], expected["pred_boxes"])
-    assert torch.equal(result["outputs"]["enc_outputs"]["pred_logits"], transformer.enc_outputs["pred_logits"])
+    assert_close(transformer.enc_outputs["pred_logits"], expected["pred_logits"])
+    assert_close(transformer.enc_outputs["pred_boxes"], expected["pred_boxes"])
+    # passed on from the transformer, not recomputed: identical, hence no tolerance
+    assert_close(result["outputs"]["enc_outputs"]["pred_logits"], transformer.enc_outputs["pred_logits"], atol=0)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -133,7 +137,7 @@ def test_matcher_indices_and_losses(variant, impl):
             assert torch.equal(query, exp_query) and torch.equal(target, exp_target), suffix
     assert set(losses) == set(expected)
     for name, value in expected.items():
-        close(losses[name], value, atol=LOSS_ATOL, msg=name)
+        assert_close(losses[name], value, atol=LOSS_ATOL, msg=name)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -141,6 +145,4 @@ def test_matcher_indices_and_losses(variant, impl):
 def test_postprocessed_detections(variant, impl):
     _, result = run(variant, impl)
     for ours, theirs in zip(result["results"], fixture(variant)["postprocess"]):
-        close(ours.scores, theirs["scores"])
-        assert torch.equal(ours.pred_classes, theirs["labels"])
-        close(ours.pred_boxes.tensor, theirs["boxes"])
+        assert_same_detections(ours, theirs)

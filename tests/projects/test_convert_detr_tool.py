@@ -5,7 +5,7 @@ import sys
 from tests.convert_tool import ROOT, TOOL, save_official
 from tests.fixture_utils import load_fixture
 from tests.model_utils import assert_checkpoint_restores
-from tests.projects.test_detr_fixture import build_tiny_detr
+from tests.fixture_models import build_fixture_model
 
 
 def run_tool(*args):
@@ -19,7 +19,7 @@ def test_tool_output_loads_into_the_model(tmp_path):
     done = run_tool(source, output, "--keep-coco-ids")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == f"wrote {output}: DETR, {len(fixture['state_dict'])} tensors"
-    assert_checkpoint_restores(build_tiny_detr(fixture), output)
+    assert_checkpoint_restores(build_fixture_model("detr", "r50"), output)
 
 
 def test_tool_rejects_a_foreign_checkpoint_in_one_line(tmp_path):

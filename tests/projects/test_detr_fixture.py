@@ -1,7 +1,7 @@
 """DETR equals the official implementation on the tiny fixture (weights loaded through our converter).
 
-Tolerance: 1e-4 on float32 model outputs (brief); the fixture README expects ~1e-5 between
-re-implementations on the same CPU build. Losses: 1e-6.
+Tolerance: 1e-4 on float32 model outputs (tests/tolerances.py); the fixture README expects ~1e-5
+between re-implementations on the same CPU build. Losses: 1e-6.
 """
 import pytest
 import torch
@@ -9,59 +9,24 @@ import torch
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
-from projects import DETR, add_detr_config
-from projects.backbone import MaskedBackbone, downsample_mask
+from projects import add_detr_config
+from projects.backbone import downsample_mask
 from projects.checkpoint import check_conversion
-from projects.criterion_builder import build_criterion
 from projects.detr.convert import convert_detr_state_dict
-from projects.detr import make_detr_transformer
-from projects.position_encoding import PositionEmbeddingSine
-from tests.fixture_utils import load_fixture
-from tests.model_utils import StubBackbone, count_parameters, image_batch, official_key_shapes, shape_only_state_dict
-
-OUT_ATOL = 1e-4
-LOSS_ATOL = 1e-6
-
-
-def tiny_cfg(args):
-    cfg = get_cfg()
-    add_detr_config(cfg)
-    detr = cfg.MODEL.DETR
-    detr.NUM_CLASSES = args["num_classes"]
-    detr.DEC_LAYERS = args["dec_layers"]
-    detr.COST_CLASS, detr.COST_BBOX, detr.COST_GIOU = args["set_cost_class"], args["set_cost_bbox"], args["set_cost_giou"]
-    detr.L1_WEIGHT, detr.GIOU_WEIGHT, detr.NO_OBJECT_WEIGHT = args["bbox_loss_coef"], args["giou_loss_coef"], args["eos_coef"]
-    return cfg
+from tests.fixture_models import build_fixture_model
+from tests.fixture_utils import cached_fixture, run_fixture_batch
+from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
+from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
 
 
 @pytest.fixture(scope="module")
 def fixture():
-    return load_fixture("detr", "r50")
+    return cached_fixture("detr", "r50")
 
 
 @pytest.fixture(scope="module")
-def model(fixture):
-    return build_tiny_detr(fixture)
-
-
-def build_tiny_detr(fixture):
-    """The tiny official DETR, rebuilt with our modules and loaded through our converter."""
-    args = fixture["args"]
-    inputs = fixture["inputs"]
-    backbone = MaskedBackbone(StubBackbone(inputs["features"], inputs["feature_strides"]), ["res5"])
-    detr = DETR(
-        backbone=backbone, criterion=build_criterion(tiny_cfg(args)),
-        pixel_mean=[123.675, 116.28, 103.53], pixel_std=[58.395, 57.12, 57.375],
-        transformer=make_detr_transformer(
-            d_model=args["hidden_dim"], nhead=args["nheads"], num_encoder_layers=args["enc_layers"],
-            num_decoder_layers=args["dec_layers"], dim_feedforward=args["dim_feedforward"], dropout=args["dropout"]),
-        position_embedding=PositionEmbeddingSine(args["hidden_dim"] // 2),
-        num_classes=args["num_classes"], num_queries=args["num_queries"],
-    )
-    state = {k: v.float() for k, v in convert_detr_state_dict(fixture["state_dict"]).items()}
-    check_conversion(detr.state_dict(), state, ignore=[r"^backbone\."])
-    detr.load_state_dict(state, strict=False)
-    return detr.eval()
+def model():
+    return build_fixture_model("detr", "r50")
 
 
 @pytest.fixture(scope="module")
@@ -69,25 +34,12 @@ def run(model, fixture):
     return run_fixture_batch(model, fixture)
 
 
-def run_fixture_batch(model, fixture):
-    """Run the model on the fixture batch through the public forward path pieces."""
-    inputs = fixture["inputs"]
-    images, pixel_mask = model.preprocess_image(image_batch(inputs["image_sizes"].tolist()))
-    with torch.no_grad():
-        levels = model.backbone(images.tensor, pixel_mask)
-        image_sizes = torch.as_tensor(images.image_sizes)
-        outputs = model.predict(levels, image_sizes, pixel_mask)
-        results = model.inference(outputs, image_sizes)
-    return {"pixel_mask": pixel_mask, "levels": levels, "outputs": outputs, "results": results}
-
-
 def test_pixel_and_level_masks_and_positions(run, fixture, model):
     inputs = fixture["inputs"]
     assert torch.equal(run["pixel_mask"], inputs["pixel_mask"])
     mask = run["levels"][0][1]
     assert torch.equal(mask, inputs["masks"][0])
-    pos = model.position_embedding(mask)
-    torch.testing.assert_close(pos, inputs["pos"][0], atol=1e-5, rtol=0)
+    assert_close(model.position_embedding(mask), inputs["pos"][0], atol=1e-5)  # sines of exact integers
 
 
 def test_nearest_mask_rule_differs_from_ceil():
@@ -100,36 +52,31 @@ def test_nearest_mask_rule_differs_from_ceil():
 
 def test_outputs_every_decoder_layer(run, fixture):
     outputs, expected = run["outputs"], fixture["outputs"]
-    torch.testing.assert_close(outputs["pred_logits"], expected["pred_logits"], atol=OUT_ATOL, rtol=0)
-    torch.testing.assert_close(outputs["pred_boxes"], expected["pred_boxes"], atol=OUT_ATOL, rtol=0)
+    assert_close(outputs["pred_logits"], expected["pred_logits"])
+    assert_close(outputs["pred_boxes"], expected["pred_boxes"])
     assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
     for ours, theirs in zip(outputs["aux_outputs"], expected["aux_outputs"]):
-        torch.testing.assert_close(ours["pred_logits"], theirs["pred_logits"], atol=OUT_ATOL, rtol=0)
-        torch.testing.assert_close(ours["pred_boxes"], theirs["pred_boxes"], atol=OUT_ATOL, rtol=0)
+        assert_close(ours["pred_logits"], theirs["pred_logits"])
+        assert_close(ours["pred_boxes"], theirs["pred_boxes"])
 
 
-def test_matcher_indices_and_losses(model, fixture):
-    """Losses on the official outputs (criterion proven alone) and on ours (end to end)."""
+def test_matcher_indices_and_losses(model, run, fixture):
+    """Matcher indices and losses of our outputs against the official ones (end to end)."""
     targets = fixture["criterion"]["targets"]
     expected = fixture["criterion"]["losses"]
-    inputs = fixture["inputs"]
     with torch.no_grad():
-        images, pixel_mask = model.preprocess_image(image_batch(inputs["image_sizes"].tolist()))
-        outputs = model.predict(model.backbone(images.tensor, pixel_mask), torch.as_tensor(images.image_sizes), pixel_mask)
-        indices = model.criterion.matcher(outputs, targets)
-        losses = model.criterion(outputs, targets)
+        indices = model.criterion.matcher(run["outputs"], targets)
+        losses = model.criterion(run["outputs"], targets)
     for (query, target), (exp_query, exp_target) in zip(indices, fixture["criterion"]["indices"]):
         assert torch.equal(query, exp_query) and torch.equal(target, exp_target)
     assert set(losses) == set(expected)
     for name, value in expected.items():
-        torch.testing.assert_close(losses[name], value, atol=LOSS_ATOL, rtol=0, msg=name)
+        assert_close(losses[name], value, atol=LOSS_ATOL, msg=name)
 
 
 def test_postprocess(run, fixture):
     for ours, theirs in zip(run["results"], fixture["postprocess"]):
-        torch.testing.assert_close(ours.scores, theirs["scores"], atol=OUT_ATOL, rtol=0)
-        assert torch.equal(ours.pred_classes, theirs["labels"])
-        torch.testing.assert_close(ours.pred_boxes.tensor, theirs["boxes"], atol=OUT_ATOL, rtol=0)
+        assert_same_detections(ours, theirs)
 
 
 def test_full_size_conversion_is_complete():
@@ -152,5 +99,6 @@ def test_coco_class_reduction_keeps_no_object_row(fixture):
     converted = convert_detr_state_dict(fixture["state_dict"], coco_to_contiguous=True)
     weight = converted["class_embed.weight"]
     assert weight.shape[0] == 81
-    assert torch.equal(weight[-1], fixture["state_dict"]["class_embed.weight"][91])
-    assert torch.equal(weight[0], fixture["state_dict"]["class_embed.weight"][1])  # person = id 1
+    # the converter copies rows: bit-identical, hence no tolerance
+    assert_close(weight[-1], fixture["state_dict"]["class_embed.weight"][91], atol=0)
+    assert_close(weight[0], fixture["state_dict"]["class_embed.weight"][1], atol=0)  # person = id 1

@@ -1,17 +1,11 @@
 """HungarianMatcher (projects/matcher.py): official matcher indices of every fixture, edge cases."""
-import functools
 import itertools
 
 import pytest
 import torch
 
 from projects.matcher import HungarianMatcher
-from tests.fixture_utils import CRITERION_FIXTURE_IDS, CRITERION_FIXTURES, load_fixture
-
-
-@functools.lru_cache(maxsize=None)
-def cached_fixture(method, name):
-    return load_fixture(method, name)
+from tests.fixture_utils import CRITERION_FIXTURE_IDS, CRITERION_FIXTURES, cached_fixture
 
 
 def matcher_for(fixture, class_cost):

@@ -6,9 +6,8 @@ import torchvision
 from detectron2.checkpoint import DetectionCheckpointer
 
 from tests.convert_tool import ROOT, load_convert_tool, save_official
-from tests.fixture_utils import load_fixture
-
-from .tiny_models import build_tiny_official_smca, run_fixture_batch
+from tests.fixture_models import build_fixture_model
+from tests.fixture_utils import load_fixture, run_fixture_batch
 
 OUT_ATOL = 1e-4  # float32 model outputs (project rule)
 QUICKSTART = str(ROOT / "configs" / "quickstart" / "smca_single_scale_embedded.yaml")
@@ -42,7 +41,7 @@ def test_output_reproduces_the_official_outputs(tool, fixture, tmp_path):
                         "--keep-coco-ids"])
     assert (result.converter.method, result.variant) == ("smca", "single_scale_type3")  # detected from the keys
     assert list(torch.load(destination, weights_only=True)) == ["model", "__source__"]
-    model = build_tiny_official_smca(fixture, "independent")
+    model = build_fixture_model("smca", "single_scale_type3", converted=False)
     for param in model.parameters():
         torch.nn.init.zeros_(param)
     DetectionCheckpointer(model).load(str(destination))

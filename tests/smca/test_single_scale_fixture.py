@@ -1,7 +1,7 @@
 """Single-scale SMCA equals the official code on every tiny fixture (type1/2/3 = fixed/single/independent).
 
-Weights are loaded through our converter. Tolerances: 1e-4 on float32 model outputs and
-intermediates (brief; the official run and ours differ only in float32 summation order, observed
+Weights are loaded through our converter. Tolerances (tests/tolerances.py): 1e-4 on float32 model
+outputs and intermediates (the official run and ours differ only in float32 summation order, observed
 < 2e-6), 1e-6 on losses; masks, indices and labels exactly.
 """
 import pytest
@@ -12,25 +12,25 @@ from detectron2.modeling import build_model
 
 from projects.checkpoint import check_conversion
 from smca import add_smca_config, convert_smca_state_dict
-from tests.fixture_utils import load_fixture
+from tests.e2e_utils import ROOT
+from tests.fixture_models import SMCA_SCALE_MODES, build_fixture_model
+from tests.fixture_utils import cached_fixture, run_fixture_batch
 from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
+from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
 
-from .tiny_models import CONFIGS, VARIANTS, build_tiny_official_smca, run_fixture_batch
-
-OUT_ATOL = 1e-4
-LOSS_ATOL = 1e-6
+VARIANTS = sorted(SMCA_SCALE_MODES)
 
 
-@pytest.fixture(scope="module", params=sorted(VARIANTS))
+@pytest.fixture(scope="module", params=VARIANTS)
 def case(request):
-    """(variant, fixture, model, run) for one official fixture."""
-    fixture = load_fixture("smca", request.param)
-    model = build_tiny_official_smca(fixture, VARIANTS[request.param])
-    return request.param, fixture, model, run_fixture_batch(model, fixture)
-
-
-def close(actual, expected, atol=OUT_ATOL, msg=""):
-    torch.testing.assert_close(actual, expected, atol=atol, rtol=0, msg=msg)
+    """(variant, fixture, model, run) for one official fixture; the run keeps every decoder layer's
+    output (before the shared norm) and every layer's predicted offsets."""
+    fixture = cached_fixture("smca", request.param)
+    model = build_fixture_model("smca", request.param)
+    layers = model.transformer.decoder.layers
+    run = run_fixture_batch(model, fixture, watch={"layer_outputs": list(layers),
+                                                   "offsets": [layer.prior.offset_head for layer in layers]})
+    return request.param, fixture, model, run
 
 
 def test_masks_positions_and_image_sizes(case):
@@ -39,14 +39,14 @@ def test_masks_positions_and_image_sizes(case):
     assert torch.equal(run["pixel_mask"], inputs["pixel_mask"])
     mask = run["levels"][0][1]
     assert torch.equal(mask, inputs["masks"][0])
-    close(model.position_embedding(mask), inputs["pos"][0], atol=1e-5)  # sine of exact integers
+    assert_close(model.position_embedding(mask), inputs["pos"][0], atol=1e-5)  # sine of exact integers
     # the official model reads (W, H) from the targets; ours from the batch
     assert torch.equal(run["image_sizes"].flip(-1), fixture["intermediates"]["h_w"][0])
 
 
 def test_encoder_memory(case):
     _, fixture, _, run = case
-    close(run["transformer"].memory[0].transpose(0, 1), fixture["intermediates"]["encoder_memory"])
+    assert_close(run["transformer"].memory[0].transpose(0, 1), fixture["intermediates"]["encoder_memory"])
 
 
 def test_every_decoder_layer_output(case):
@@ -54,26 +54,26 @@ def test_every_decoder_layer_output(case):
     expected = fixture["intermediates"]["decoder_layer_outputs"]
     assert len(run["layer_outputs"]) == len(expected) == 2
     for layer, (ours, theirs) in enumerate(zip(run["layer_outputs"], expected)):
-        close(ours.transpose(0, 1), theirs, msg=f"layer {layer}")
+        assert_close(ours[0].transpose(0, 1), theirs, msg=f"layer {layer}")  # a layer returns (tgt, ...)
 
 
 def test_centres_offsets_scales_and_log_gaussian(case):
     variant, fixture, _, run = case
     inter = fixture["intermediates"]
-    assert torch.equal(run["transformer"].center_logits, inter["center_logits"])  # same ops, same order
+    assert_close(run["transformer"].center_logits, inter["center_logits"])  # float32 model output
     batch, queries = inter["center_logits"].shape[:2]
     for layer, prior in enumerate(run["transformer"].priors):
         # official layout: [Q, B, 2 * heads] and [Q, B * heads, ...] with index b * heads + h
-        close(prior["center"].transpose(0, 1).repeat(1, 1, 8), inter["gaussian_ref"][layer])
-        close(run["offsets"][layer].transpose(0, 1), inter["gaussian_offset"][layer])
-        close(prior["centers"].transpose(0, 1).reshape(queries, batch * 8, 2), inter["gaussian_center"][layer])
+        assert_close(prior["center"].transpose(0, 1).repeat(1, 1, 8), inter["gaussian_ref"][layer])
+        assert_close(run["offsets"][layer].transpose(0, 1), inter["gaussian_offset"][layer])
+        assert_close(prior["centers"].transpose(0, 1).reshape(queries, batch * 8, 2), inter["gaussian_center"][layer])
         if variant == "single_scale_type1":
             assert prior["scales"] is None and "gaussian_scale" not in inter
         else:
             expected = inter["gaussian_scale"][layer]
-            close(prior["scales"].transpose(0, 1).reshape(expected.shape), expected)
+            assert_close(prior["scales"].transpose(0, 1).reshape(expected.shape), expected)
         log_weights = prior["log_weights"][0]  # [B, heads, Q, HW]
-        close(log_weights.permute(2, 3, 0, 1).flatten(2), inter["gaussian_logit_bias"][layer])
+        assert_close(log_weights.permute(2, 3, 0, 1).flatten(2), inter["gaussian_logit_bias"][layer])
 
 
 def test_outputs_of_every_decoder_layer(case):
@@ -82,8 +82,8 @@ def test_outputs_of_every_decoder_layer(case):
     pairs = [(outputs, expected)] + list(zip(outputs["aux_outputs"], expected["aux_outputs"]))
     assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
     for ours, theirs in pairs:
-        close(ours["pred_logits"], theirs["pred_logits"])
-        close(ours["pred_boxes"], theirs["pred_boxes"])
+        assert_close(ours["pred_logits"], theirs["pred_logits"])
+        assert_close(ours["pred_boxes"], theirs["pred_boxes"])
 
 
 def test_matcher_indices_and_losses(case):
@@ -96,7 +96,7 @@ def test_matcher_indices_and_losses(case):
         assert torch.equal(query, expected_query) and torch.equal(target, expected_target)
     assert set(losses) == set(expected)
     for name, value in expected.items():
-        close(losses[name], value, atol=LOSS_ATOL, msg=name)
+        assert_close(losses[name], value, atol=LOSS_ATOL, msg=name)
     assert model.criterion.weight_dict == fixture["criterion"]["weight_dict"]
 
 
@@ -104,20 +104,18 @@ def test_postprocess(case):
     _, fixture, _, run = case
     for ours, theirs in zip(run["results"], fixture["postprocess"]):
         order = theirs["scores"].argsort(descending=True)  # official topk(sorted=False)
-        close(ours.scores, theirs["scores"][order])
-        assert torch.equal(ours.pred_classes, theirs["labels"][order])
-        close(ours.pred_boxes.tensor, theirs["boxes"][order])
+        assert_same_detections(ours, {key: value[order] for key, value in theirs.items()})
 
 
-@pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.parametrize("variant", VARIANTS)
 def test_full_size_conversion_is_complete(variant):
     """Every official R50 key is consumed, every model entry filled, shapes and parameter counts equal."""
     key_shapes, info = official_key_shapes("smca", variant)
     cfg = get_cfg()
     add_smca_config(cfg)
-    cfg.merge_from_file(str(CONFIGS / "smca" / "smca_single_scale_r50_50ep.yaml"))
+    cfg.merge_from_file(str(ROOT / "configs" / "smca" / "smca_single_scale_r50_50ep.yaml"))
     cfg.MODEL.DETR.NUM_CLASSES = 92  # official head: COCO ids 0..90 + no-object column
-    cfg.MODEL.SMCA.SCALE_MODE = VARIANTS[variant]
+    cfg.MODEL.SMCA.SCALE_MODE = SMCA_SCALE_MODES[variant]
     cfg.MODEL.DEVICE = "cpu"
     model = build_model(cfg)
     check_conversion(model.state_dict(), convert_smca_state_dict(shape_only_state_dict(key_shapes)))
