@@ -27,7 +27,7 @@ class BatchPredictor:
             self.model = build_model(self.cfg).eval()
         except ValueError as error:  # the model builders' checks of the config
             raise ToolInputError(f"bad config for {cfg.MODEL.META_ARCHITECTURE}: {error}") from None
-        load_weights(self.model, cfg.MODEL.WEIGHTS, cfg.MODEL.META_ARCHITECTURE)
+        load_weights(self.model, cfg)
         self.augmentations = T.AugmentationList(build_detr_augmentation(cfg, is_train=False))
         self.input_format = cfg.INPUT.FORMAT
 

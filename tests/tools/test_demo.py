@@ -118,7 +118,7 @@ def test_a_checkpoint_of_another_method_does_not_fit(val_pngs, detr_checkpoint, 
     message = system_exit_message(["--config-file", str(QUICKSTART / "deformable_detr_embedded.yaml"),
                                    "--input", val_pngs[0], "--output", str(tmp_path), *TINY_OPTS,
                                    "MODEL.WEIGHTS", detr_checkpoint])
-    assert "does not fit the config's DeformableDETR" in message and "missing from it" in message
+    assert "method found: DETR" in message and "does not fit the DeformableDETR model" in message
 
 
 def test_command_line_error_has_no_traceback(tmp_path):

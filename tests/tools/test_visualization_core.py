@@ -54,11 +54,14 @@ def test_checkpoint_loads_strictly(detr_checkpoint, tmp_path):
         assert torch.equal(value, saved[name]), name  # copied, not computed: exact
     wrong_shape = {**saved, "class_embed.weight": torch.zeros(3, 32)}
     torch.save({"model": wrong_shape}, tmp_path / "shape.pth")
-    with pytest.raises(ToolInputError, match=r"1 shape mismatches \(class_embed.weight \(3, 32\) vs \(5, 32\)\)"):
+    with pytest.raises(ToolInputError, match=r"another class count \(class_embed.weight: checkpoint \(3, 32\) vs model \(5, 32\)\)"):
         BatchPredictor(tiny_cfg(tmp_path / "shape.pth"))
     torch.save({"model": {**saved, "extra.weight": torch.zeros(1)}}, tmp_path / "extra.pth")
     with pytest.raises(ToolInputError, match=r"1 entries the model does not have \(extra.weight\)"):
         BatchPredictor(tiny_cfg(tmp_path / "extra.pth"))
+    torch.save({"model": {k: v for k, v in saved.items() if k.startswith("backbone.")}}, tmp_path / "trunk.pth")
+    with pytest.raises(ToolInputError, match=r"does not fit the config's DETR: \d+ model entries missing"):
+        BatchPredictor(tiny_cfg(tmp_path / "trunk.pth"))  # an ImageNet-style trunk leaves the detector random
     (tmp_path / "corrupt.pth").write_bytes(b"\x80\x02garbage")
-    with pytest.raises(ToolInputError, match="cannot read checkpoint .*corrupt.pth: corrupt, truncated"):
+    with pytest.raises(ToolInputError, match="corrupt.pth: the checkpoint file is corrupt or truncated"):
         BatchPredictor(tiny_cfg(tmp_path / "corrupt.pth"))
