@@ -83,7 +83,8 @@ def fixture_cfg(method, variant):
     detr.HIDDEN_DIM, detr.NHEADS, detr.DROPOUT = args["hidden_dim"], args["nheads"], args["dropout"]
     detr.ENC_LAYERS, detr.DEC_LAYERS = args["enc_layers"], args["dec_layers"]
     detr.DIM_FEEDFORWARD, detr.NUM_OBJECT_QUERIES = args["dim_feedforward"], args["num_queries"]
-    detr.COST_CLASS, detr.COST_BBOX, detr.COST_GIOU = args["set_cost_class"], args["set_cost_bbox"], args["set_cost_giou"]
+    detr.COST_CLASS, detr.COST_BBOX = args["set_cost_class"], args["set_cost_bbox"]
+    detr.COST_GIOU = args["set_cost_giou"]
     detr.L1_WEIGHT, detr.GIOU_WEIGHT = args["bbox_loss_coef"], args["giou_loss_coef"]
     method_keys(cfg, fixture, variant)
     return cfg

@@ -54,6 +54,7 @@ def test_compiled_and_reference_models_agree(variant, monkeypatch):
 
 
 def test_config_selects_the_reference():
-    model = build_fixture_model("deformable_detr", "single_scale", ["MODEL.DEFORMABLE_DETR.ATTENTION_IMPL", "reference"])
+    model = build_fixture_model("deformable_detr", "single_scale",
+                                ["MODEL.DEFORMABLE_DETR.ATTENTION_IMPL", "reference"])
     flags = [m.use_reference for m in model.modules() if hasattr(m, "use_reference")]
     assert flags and all(flags)

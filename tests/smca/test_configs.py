@@ -29,7 +29,8 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_variant_trains_a_step_and_infers(variant, train_records):
     config_file, overrides = VARIANTS[variant]
-    trained = train_steps(tiny_cfg(config_file, add_configs=(add_smca_config,), extra=overrides), train_records, steps=1)
+    cfg = tiny_cfg(config_file, add_configs=(add_smca_config,), extra=overrides)
+    trained = train_steps(cfg, train_records, steps=1)
     (losses,) = trained.step_losses
     assert losses and all(math.isfinite(float(value)) for value in losses.values()), losses
     assert trained.nonfinite_grads == []

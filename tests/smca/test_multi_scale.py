@@ -31,8 +31,9 @@ def build_small_multi_scale(scale_selection=True, head_shared=False):
     """The quickstart multi-scale SMCA at tiny sizes (32 channels, 4 heads, 10 queries, the paper's five
     encoder blocks), random init, on stub features for strides 16 and 32 (a 320 x 384 padded batch)."""
     cfg = tiny_cfg("configs/quickstart/smca_multi_scale_embedded.yaml", add_configs=(add_smca_config,),
-                   extra=["MODEL.DETR.ENC_LAYERS", 5, "MODEL.SMCA.ENCODER_BLOCKS", ["intra", "intra", "multi", "intra", "intra"],
-                    "MODEL.SMCA.SCALE_SELECTION", scale_selection, "MODEL.SMCA.HEAD_SHARED", head_shared])
+                   extra=["MODEL.DETR.ENC_LAYERS", 5,
+                          "MODEL.SMCA.ENCODER_BLOCKS", ["intra", "intra", "multi", "intra", "intra"],
+                          "MODEL.SMCA.SCALE_SELECTION", scale_selection, "MODEL.SMCA.HEAD_SHARED", head_shared])
     generator = torch.Generator().manual_seed(0)
     features = [torch.randn(2, c, h, w, generator=generator) for c, (h, w) in ((32, (10, 12)), (64, (5, 6)))]
     return build_with_stub_backbone(cfg, features, [16, 32])
