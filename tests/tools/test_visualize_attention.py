@@ -42,8 +42,9 @@ def image(val_pngs):
 
 @pytest.mark.parametrize("config", METHOD_CONFIGS, ids=[c.stem for c in METHOD_CONFIGS])
 def test_every_method_writes_its_figures(config, val_pngs, tmp_path):
+    pixel = ["--pixel", "60,50"] if "smca" not in config.stem and "conditional" not in config.stem else []
     written = visualize_attention.main(["--config-file", str(config), "--input", val_pngs[0], "--output",
-                                        str(tmp_path), "--top-k", "2", "--pixel", "60,50", *tiny_opts(config)])
+                                        str(tmp_path), "--top-k", "1", *pixel, *tiny_opts(config)])
     assert written and all(Path(p).parent == tmp_path for p in written)
     for path in written:
         figure = read_rgb(path)

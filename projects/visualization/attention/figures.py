@@ -16,6 +16,9 @@ def panel_grid(rows: int, columns: int, title: str):
     figure, axes = plt.subplots(rows, columns, figsize=(PANEL_INCHES * columns, PANEL_INCHES * rows + 0.4),
                                 squeeze=False)
     figure.suptitle(title, fontsize=9)
+    # fixed margins: tight_layout would render every panel once more just to measure it
+    top = 1 - 0.4 / figure.get_figheight()
+    figure.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=top - 0.02, wspace=0.05, hspace=0.18)
     for ax in axes.flat:
         ax.set_axis_off()
     return figure, axes
@@ -57,6 +60,5 @@ def draw_weighted_points(ax, points: np.ndarray, weights: np.ndarray, colors: Op
 
 
 def save_figure(figure, path: str) -> None:
-    figure.tight_layout()
     figure.savefig(path, dpi=100)
     plt.close(figure)
