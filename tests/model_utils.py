@@ -48,6 +48,21 @@ def count_parameters(model):
     return sum(p.numel() for p in {id(p): p for p in model.parameters()}.values())
 
 
+def count_trainable(model):
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def assert_full_size_conversion(model, method, variant, convert):
+    """``convert`` maps the full-size official key list (tests/fixtures/<method>/<variant>.keys.json, shapes
+    only) onto exactly ``model``'s state dict, and the parameter counts agree. Returns the key list's info."""
+    from projects.checkpoint import check_conversion
+
+    key_shapes, info = official_key_shapes(method, variant)
+    check_conversion(model.state_dict(), convert(shape_only_state_dict(key_shapes)))
+    assert count_parameters(model) == info["num_params"]
+    return info
+
+
 def assert_checkpoint_restores(model, checkpoint_path):
     """Zero ``model``'s parameters, load ``checkpoint_path`` with Detectron2's checkpointer, and assert
     every state-dict entry is back to its value before (the checkpoint must hold exactly the model)."""

@@ -12,10 +12,10 @@ from detectron2.modeling import build_model
 import deformable_detr  # noqa: F401  (registers its converter: the rejection below names the family found)
 import smca  # noqa: F401
 from conditional_detr import add_conditional_detr_config, convert_conditional_detr_state_dict
-from projects.checkpoint import WrongCheckpointError, check_conversion
+from projects.checkpoint import WrongCheckpointError
 from tests.fixture_models import build_fixture_model
 from tests.fixture_utils import cached_fixture, run_fixture_batch
-from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
+from tests.model_utils import assert_full_size_conversion, count_trainable
 from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
 
 
@@ -146,14 +146,11 @@ def test_full_size_conversion_is_complete(config_file):
 
     The official DC5 model has the same keys and shapes as R50 (fixture README), so one key list serves both.
     """
-    key_shapes, info = official_key_shapes("conditional_detr", "r50")
-    assert len(key_shapes) == info["num_state_dict_entries"] == 564
     model = full_size_model(config_file)
-    converted = convert_conditional_detr_state_dict(shape_only_state_dict(key_shapes))
-    check_conversion(model.state_dict(), converted)
-    assert count_parameters(model) == info["num_params"] == 43_418_401
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    assert trainable == info["num_params_trainable_as_main_py_counts"]
+    info = assert_full_size_conversion(model, "conditional_detr", "r50", convert_conditional_detr_state_dict)
+    assert len(info["state_dict"]) == info["num_state_dict_entries"] == 564  # official keys
+    assert info["num_params"] == 43_418_401
+    assert count_trainable(model) == info["num_params_trainable_as_main_py_counts"]
 
 
 def test_coco_class_reduction(fixture):

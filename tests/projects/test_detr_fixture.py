@@ -11,11 +11,10 @@ from detectron2.modeling import build_model
 
 from projects import add_detr_config
 from projects.backbone import downsample_mask
-from projects.checkpoint import check_conversion
 from projects.detr.convert import convert_detr_state_dict
 from tests.fixture_models import build_fixture_model
 from tests.fixture_utils import cached_fixture, run_fixture_batch
-from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
+from tests.model_utils import assert_full_size_conversion, count_trainable
 from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
 
 
@@ -81,18 +80,14 @@ def test_postprocess(run, fixture):
 
 def test_full_size_conversion_is_complete():
     """Every official R50 key is consumed, every model entry filled, shapes equal, counts equal."""
-    key_shapes, info = official_key_shapes("detr", "r50")
     cfg = get_cfg()
     add_detr_config(cfg)
     cfg.merge_from_file("configs/detr/detr_r50_300ep.yaml")
     cfg.MODEL.DETR.NUM_CLASSES = 91  # official head: COCO ids 0..90 + no-object
     cfg.MODEL.DEVICE = "cpu"
     model = build_model(cfg)
-    converted = convert_detr_state_dict(shape_only_state_dict(key_shapes))
-    check_conversion(model.state_dict(), converted)
-    assert count_parameters(model) == info["num_params"]
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    assert trainable == info["num_params_requires_grad"]
+    info = assert_full_size_conversion(model, "detr", "r50", convert_detr_state_dict)
+    assert count_trainable(model) == info["num_params_requires_grad"]
 
 
 def test_coco_class_reduction_keeps_no_object_row(fixture):

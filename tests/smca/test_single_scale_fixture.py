@@ -10,12 +10,11 @@ import torch
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
-from projects.checkpoint import check_conversion
 from smca import add_smca_config, convert_smca_state_dict
 from tests.e2e_utils import ROOT
 from tests.fixture_models import SMCA_SCALE_MODES, build_fixture_model
 from tests.fixture_utils import cached_fixture, run_fixture_batch
-from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
+from tests.model_utils import assert_full_size_conversion, count_trainable
 from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
 
 VARIANTS = sorted(SMCA_SCALE_MODES)
@@ -110,7 +109,6 @@ def test_postprocess(case):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_full_size_conversion_is_complete(variant):
     """Every official R50 key is consumed, every model entry filled, shapes and parameter counts equal."""
-    key_shapes, info = official_key_shapes("smca", variant)
     cfg = get_cfg()
     add_smca_config(cfg)
     cfg.merge_from_file(str(ROOT / "configs" / "smca" / "smca_single_scale_r50_50ep.yaml"))
@@ -118,6 +116,5 @@ def test_full_size_conversion_is_complete(variant):
     cfg.MODEL.SMCA.SCALE_MODE = SMCA_SCALE_MODES[variant]
     cfg.MODEL.DEVICE = "cpu"
     model = build_model(cfg)
-    check_conversion(model.state_dict(), convert_smca_state_dict(shape_only_state_dict(key_shapes)))
-    assert count_parameters(model) == info["num_params"]
-    assert sum(p.numel() for p in model.parameters() if p.requires_grad) == info["num_params_trainable"]
+    info = assert_full_size_conversion(model, "smca", variant, convert_smca_state_dict)
+    assert count_trainable(model) == info["num_params_trainable"]
