@@ -42,7 +42,8 @@ def parse_args(argv=None):
                         help="a folder (one drawing per input), or a file name for a single image or the video")
     parser.add_argument("--confidence-threshold", type=float, default=0.5, help="draw detections scoring at least this")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE pairs (MODEL.WEIGHTS x.pth)")
+    parser.add_argument("opts", nargs=argparse.REMAINDER,
+                        help="config overrides: KEY VALUE pairs (MODEL.WEIGHTS x.pth)")
     args = parser.parse_args(argv)
     if (args.input is None) == (args.video_input is None):
         raise ToolInputError("give exactly one of --input and --video-input")

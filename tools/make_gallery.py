@@ -33,7 +33,8 @@ DEFAULT_IMAGE = "datasets/embedded_shapes/val/000003.jpg"
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--configs", nargs="+", default=sorted(str(p) for p in (TOOLS.parent / "configs/quickstart").glob("*.yaml")))
+    parser.add_argument("--configs", nargs="+", help="default: every configs/quickstart/*.yaml",
+                        default=sorted(str(p) for p in (TOOLS.parent / "configs/quickstart").glob("*.yaml")))
     parser.add_argument("--image", default=DEFAULT_IMAGE, help="the image every model is shown on")
     parser.add_argument("--output", default=str(TOOLS.parent / "docs/gallery"))
     parser.add_argument("--max-width", type=int, default=720, help="PNGs wider than this are shrunk")

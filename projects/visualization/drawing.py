@@ -32,7 +32,8 @@ def dataset_metadata(cfg, split: str = "TEST"):
 def require_dataset(name: str):
     """Metadata of a registered dataset, with ``thing_classes`` set; ToolInputError if unknown."""
     if name not in DatasetCatalog.list():
-        raise ToolInputError(f"dataset {name} is not registered (known: {', '.join(sorted(DatasetCatalog.list())[:8])} ...)")
+        known = ", ".join(sorted(DatasetCatalog.list())[:8])
+        raise ToolInputError(f"dataset {name} is not registered (known: {known} ...)")
     metadata = MetadataCatalog.get(name)
     if not hasattr(metadata, "thing_classes"):
         load_dataset(name)

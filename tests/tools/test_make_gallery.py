@@ -9,7 +9,8 @@ make_gallery = load_tool("make_gallery")
 
 def test_gallery_from_a_trained_config(val_pngs, tmp_path):
     save_random_checkpoint(DETR_CONFIG, TINY_OPTS, tmp_path / "model_final.pth")  # stands in for a quickstart run
-    written = make_gallery.main(["--configs", DETR_CONFIG, "--image", val_pngs[0], "--output", str(tmp_path / "gallery"),
+    written = make_gallery.main(["--configs", DETR_CONFIG, "--image", val_pngs[0],
+                                 "--output", str(tmp_path / "gallery"),
                                  "--max-width", "300", *TINY_OPTS, "OUTPUT_DIR", str(tmp_path)])
     assert [p.split("/")[-1] for p in written] == ["demo_detr.png", "attention_detr.png"]
     for path in written:

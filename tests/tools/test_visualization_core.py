@@ -54,7 +54,8 @@ def test_checkpoint_loads_strictly(detr_checkpoint, tmp_path):
         assert torch.equal(value, saved[name]), name  # copied, not computed: exact
     wrong_shape = {**saved, "class_embed.weight": torch.zeros(3, 32)}
     torch.save({"model": wrong_shape}, tmp_path / "shape.pth")
-    with pytest.raises(ToolInputError, match=r"another class count \(class_embed.weight: checkpoint \(3, 32\) vs model \(5, 32\)\)"):
+    heads = r"another class count \(class_embed.weight: checkpoint \(3, 32\) vs model \(5, 32\)\)"
+    with pytest.raises(ToolInputError, match=heads):
         BatchPredictor(tiny_cfg(tmp_path / "shape.pth"))
     torch.save({"model": {**saved, "extra.weight": torch.zeros(1)}}, tmp_path / "extra.pth")
     with pytest.raises(ToolInputError, match=r"1 entries the model does not have \(extra.weight\)"):

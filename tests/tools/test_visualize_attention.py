@@ -2,12 +2,10 @@
 the documented shapes and meaning, taken from the model's own forward pass."""
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 
 import ops.modules
-from detectron2.modeling import build_model
 from projects.layers.multihead import merge_heads, split_heads
 from projects.visualization import BatchPredictor
 from projects.visualization.attention import build_recorder, top_detections

@@ -14,7 +14,8 @@ class ConditionalDETRRecorder(AttentionRecorder):
     of the per-head [content ; spatial] queries and keys, at the same score scale."""
 
     def register(self, model):
-        self.hooks.before(model.transformer, lambda module, args: self.records.update(feature_hw=tuple(args[0].shape[-2:])))
+        self.hooks.before(model.transformer,
+                          lambda module, args: self.records.update(feature_hw=tuple(args[0].shape[-2:])))
         layer = model.transformer.decoder.layers[-1]
         self.hooks.after(layer.ca_qpos_sine_proj, lambda module, args, out: self.records.update(spatial_query=out))
         self.hooks.after(layer.ca_kpos_proj, lambda module, args, out: self.records.update(key_pos=out))

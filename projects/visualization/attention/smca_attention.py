@@ -42,7 +42,8 @@ class SMCARecorder(AttentionRecorder):
         """ScaleSelectionAttention runs a fused kernel: keep its projected queries/keys and biases and
         ask the same kernel for the probabilities (identity values: probabilities @ I = probabilities)."""
         captured = {}
-        self.hooks.before(attention, lambda module, args: captured.update(biases=args[3], joint=args[4] is None, keys=[]))
+        self.hooks.before(attention,
+                          lambda module, args: captured.update(biases=args[3], joint=args[4] is None, keys=[]))
         self.hooks.after(attention.q_proj, lambda module, args, out: captured.update(query=out))
         for projection in attention.k_projs:
             self.hooks.after(projection, lambda module, args, out: captured["keys"].append(out))
@@ -68,7 +69,8 @@ class SMCARecorder(AttentionRecorder):
         """Rows: decoder layers; columns: heads; exp(log G) on the finest level, x = the head's centre."""
         priors, hw, query = self.records["priors"], self.records["level_hw"][0], detection.query
         groups = priors[0]["centers"].shape[2]
-        figure, axes = panel_grid(len(priors), groups, f"SMCA Gaussian prior (Eq. 5): {detection_title(detection, metadata)}")
+        title = f"SMCA Gaussian prior (Eq. 5): {detection_title(detection, metadata)}"
+        figure, axes = panel_grid(len(priors), groups, title)
         for row, prior in enumerate(priors):
             gaussians = prior["log_weights"][0][0, :, query].exp().reshape(groups, *hw).cpu().numpy()
             for head in range(groups):
@@ -84,7 +86,8 @@ class SMCARecorder(AttentionRecorder):
         layers = [self.records["co_attention"][i] for i in range(len(self.records["priors"]))]
         multi = len(layers[0]) > 1
         columns = len(layers[0]) if multi else layers[0][0].shape[1]
-        figure, axes = panel_grid(len(layers), columns, f"SMCA co-attention (Eq. 6): {detection_title(detection, metadata)}")
+        title = f"SMCA co-attention (Eq. 6): {detection_title(detection, metadata)}"
+        figure, axes = panel_grid(len(layers), columns, title)
         for row, levels in enumerate(layers):
             alpha = self.records["priors"][row]["scale_weights"]
             for column in range(columns):
