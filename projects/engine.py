@@ -1,8 +1,11 @@
 """Detectron2 training/evaluation glue shared by every DETR-family method.
 
 ``Trainer`` is a DefaultTrainer with the DETR dataset mapper, the official optimizer groups and
-full-model clipping, COCOEvaluator, up-front checks of the config against the datasets, a
-checkpoint written when training is interrupted (so ``--resume`` loses nothing), and
+full-model clipping, COCOEvaluator, up-front checks of the config against the datasets and of
+every image, a training data stream that ``--resume`` continues exactly (batches, augmentation
+and dropout are functions of the run seed and the iteration), a checkpoint written when
+training is interrupted, safe and atomic checkpoint files (``DetrCheckpointer``), a stop at the
+first non-finite prediction or loss, DistributedDataParallel on CPU too (gloo), and
 ``OUTPUT_DIR/training_curves.png`` (losses and AP) refreshed during and after training.
 """
 import logging
@@ -22,8 +25,11 @@ from detectron2.utils.logger import setup_logger
 from .checkpointer import DetrCheckpointer
 from .data import DetrDatasetMapper, check_dataset_paths
 from .data.image_checks import apply_bad_image_policy
+from .data.resumable_loader import ResumableTrainingStream, build_resumable_train_loader, train_stream_from_config
 from .data.skip_counter import SkippedImageCounter
+from .determinism import StepSeed, run_seed
 from .finite_checks import install_finite_checks
+from .interrupt import StepBoundaryInterrupt, StopAfterStep
 from .plotting import TrainingCurvesHook
 from .solver import build_detr_optimizer
 
@@ -99,10 +105,12 @@ class Trainer(DefaultTrainer):
         if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
             setup_logger()
         cfg = self.auto_scale_workers(cfg, comm.get_world_size())
+        self.seed = run_seed(cfg.SEED)  # saved in checkpoints: a resumed run continues the same streams
         model = self.build_model(cfg)
         install_finite_checks(model)
         optimizer = self.build_optimizer(cfg, model)
-        data_loader = self.build_train_loader(cfg)
+        data_loader = self.build_train_loader(cfg, seed=self.seed)
+        self._train_stream = getattr(getattr(data_loader, "loader", None), "dataset", None)
         model = wrap_distributed(model)
         self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
@@ -118,22 +126,43 @@ class Trainer(DefaultTrainer):
         model = self._trainer.model
         return model.module if isinstance(model, DistributedDataParallel) else model
 
+    def resume_or_load(self, resume=True):
+        """Detectron2's resume, then the data stream starts at the resumed iteration with the run's seed."""
+        super().resume_or_load(resume=resume)
+        if isinstance(self._train_stream, ResumableTrainingStream):
+            self._train_stream.seed, self._train_stream.start_iter = self.seed, self.start_iter
+
+    def state_dict(self):
+        return {**super().state_dict(), "seed": self.seed}
+
+    def load_state_dict(self, state_dict):
+        super().load_state_dict(state_dict)
+        self.seed = int(state_dict.get("seed", self.seed))  # checkpoints of older versions lack it
+
     def build_hooks(self):
-        hooks = super().build_hooks()
+        hooks = [StepSeed()] + super().build_hooks()
         if comm.is_main_process():  # after the writers, so the plot sees the latest metrics
             hooks.append(TrainingCurvesHook(self.cfg.OUTPUT_DIR, self.cfg.TEST.EVAL_PERIOD or 1000))
-        return hooks
+        return hooks + [StopAfterStep()]  # last: a Ctrl-C stops after every hook of the step
 
     @classmethod
     def build_optimizer(cls, cfg, model):
         return build_detr_optimizer(cfg, model)
 
     @classmethod
-    def build_train_loader(cls, cfg):
-        """Detectron2's training loader over the checked images (DATALOADER.IMAGE_CHECK / BAD_IMAGE_POLICY)."""
+    def build_train_loader(cls, cfg, seed=None):
+        """The training loader over the checked images (DATALOADER.IMAGE_CHECK / BAD_IMAGE_POLICY):
+        a ``ResumableTrainingStream`` (batches a function of (seed, iteration, rank)) for the
+        TrainingSampler, Detectron2's loader for other samplers."""
         records = get_detection_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
         checked = checked_records(cfg, records, f"DATASETS.TRAIN {tuple(cfg.DATASETS.TRAIN)}")
-        loader = build_detection_train_loader(cfg, dataset=checked, mapper=DetrDatasetMapper(cfg, is_train=True))
+        mapper = DetrDatasetMapper(cfg, is_train=True)
+        seed = run_seed(cfg.SEED) if seed is None else seed
+        stream = train_stream_from_config(cfg, checked, mapper, seed, comm.get_rank(), comm.get_world_size())
+        if stream is None:
+            loader = build_detection_train_loader(cfg, dataset=checked, mapper=mapper)
+        else:
+            loader = build_resumable_train_loader(stream, cfg.DATALOADER.NUM_WORKERS)
         return SkippedImageCounter(loader, skipped_up_front=len(records) - len(checked))
 
     @classmethod
@@ -153,10 +182,13 @@ class Trainer(DefaultTrainer):
     def train(self):
         try:
             return super().train()
-        except KeyboardInterrupt:
-            # keep the progress: --resume restarts from this checkpoint and redoes the interrupted step.
-            # The trainer's own state (a checkpointable) records ``self.iter`` as the last completed one.
-            logger.warning("Training interrupted at iteration %d; saving model_interrupted.pth", self.iter)
-            self.iter -= 1
+        except KeyboardInterrupt as interrupt:
+            # keep the progress: --resume continues after the last completed iteration. After a
+            # StepBoundaryInterrupt (Ctrl-C) that is ``self.iter``; an interrupt inside a step
+            # leaves that step to be redone. The trainer's own state (a checkpointable) records
+            # ``self.iter`` as the last completed one.
+            if not isinstance(interrupt, StepBoundaryInterrupt):
+                self.iter -= 1
+            logger.warning("Training interrupted after iteration %d; saving model_interrupted.pth", self.iter)
             self.checkpointer.save("model_interrupted", iteration=self.iter)
             raise

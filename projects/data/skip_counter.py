@@ -16,9 +16,6 @@ class SkippedImageCounter:
         self.loader = loader
         self.total = skipped_up_front
 
-    def __len__(self):
-        return len(self.loader)
-
     def __iter__(self) -> Iterator[List[dict]]:
         for batch in self.loader:
             for item in batch:
