@@ -22,7 +22,8 @@ def assert_same_detections(instances, expected, atol=OUT_ATOL):
 
     Top-k over nearly tied scores (gaps down to 1e-7 in the fixtures) may order them either way on
     another machine, so each detection pairs one-to-one with an expected detection of the same label
-    whose score and box are within ``atol`` (its own position tried first), and the sorted scores agree.
+    whose score and box are within ``atol`` (its own position tried first, then any other), and the
+    sorted scores agree.
     """
     scores, labels, boxes = instances.scores, instances.pred_classes, instances.pred_boxes.tensor
     assert scores.shape == expected["scores"].shape

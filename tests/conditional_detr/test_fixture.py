@@ -13,10 +13,13 @@ import deformable_detr  # noqa: F401  (registers its converter: the rejection be
 import smca  # noqa: F401
 from conditional_detr import add_conditional_detr_config, convert_conditional_detr_state_dict
 from projects.checkpoint import WrongCheckpointError
+from tests.fixture_checks import (
+    assert_layer_outputs, assert_official_detections, assert_official_matches_and_losses, assert_single_level_inputs,
+)
 from tests.fixture_models import build_fixture_model
 from tests.fixture_utils import cached_fixture, run_fixture_batch
 from tests.model_utils import assert_full_size_conversion, count_trainable
-from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
+from tests.tolerances import assert_close
 
 
 @pytest.fixture(scope="module")
@@ -69,12 +72,7 @@ def traced(model, fixture):
 
 
 def test_pixel_and_level_masks_and_positions(traced, fixture, model):
-    _, run = traced
-    inputs = fixture["inputs"]
-    assert torch.equal(run["pixel_mask"], inputs["pixel_mask"])
-    mask = run["levels"][0][1]
-    assert torch.equal(mask, inputs["masks"][0])
-    assert_close(model.position_embedding(mask), inputs["pos"][0], atol=1e-5)  # sines of exact integers
+    assert_single_level_inputs(model, traced[1], fixture["inputs"])
 
 
 SEQ_FIRST = ["encoder.memory", "decoder.ref_point_head.out", "decoder.layer1.query_scale.out"] + [
@@ -103,31 +101,16 @@ def test_layer1_spatial_query_is_scaled_embedding(traced):
 
 
 def test_outputs_every_decoder_layer(traced, fixture):
-    outputs, expected = traced[1]["outputs"], fixture["outputs"]
-    layers = [(outputs, expected)] + list(zip(outputs["aux_outputs"], expected["aux_outputs"]))
-    assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
-    for ours, theirs in layers:
-        assert_close(ours["pred_logits"], theirs["pred_logits"])
-        assert_close(ours["pred_boxes"], theirs["pred_boxes"])
+    assert_layer_outputs(traced[1]["outputs"], fixture["outputs"])
 
 
 def test_matcher_indices_and_losses(traced, fixture, model):
-    criterion_data = fixture["criterion"]
-    outputs = traced[1]["outputs"]
-    with torch.no_grad():
-        indices = model.criterion.matcher(outputs, criterion_data["targets"])
-        losses = model.criterion(outputs, criterion_data["targets"])
-    for (query, target), (expected_query, expected_target) in zip(indices, criterion_data["indices"]):
-        assert torch.equal(query, expected_query) and torch.equal(target, expected_target)
-    assert set(losses) == set(criterion_data["losses"])
-    for name, value in criterion_data["losses"].items():
-        assert_close(losses[name], value, atol=LOSS_ATOL, msg=name)
-    assert model.criterion.weight_dict == criterion_data["weight_dict"]
+    assert_official_matches_and_losses(model.criterion, traced[1]["outputs"], fixture["criterion"])
+    assert model.criterion.weight_dict == fixture["criterion"]["weight_dict"]
 
 
 def test_postprocess(traced, fixture):
-    for ours, theirs in zip(traced[1]["results"], fixture["postprocess"]):
-        assert_same_detections(ours, theirs)
+    assert_official_detections(traced[1]["results"], fixture["postprocess"])
 
 
 def full_size_model(config_file):

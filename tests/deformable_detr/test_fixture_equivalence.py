@@ -14,9 +14,10 @@ import torch
 from deformable_detr import PAPER_VARIANTS
 from deformable_detr.levels import encoder_reference_points
 from ops import kernel_available
+from tests.fixture_checks import assert_layer_outputs, assert_official_detections, assert_official_matches_and_losses
 from tests.fixture_models import build_fixture_model
 from tests.fixture_utils import cached_fixture, run_fixture_batch
-from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
+from tests.tolerances import assert_close
 
 VARIANTS = tuple(PAPER_VARIANTS)
 MULTI_LEVEL = [v for v in VARIANTS if v != "single_scale"]
@@ -90,12 +91,7 @@ def test_encoder_memory_and_every_decoder_layer(variant, impl):
 def test_outputs_of_every_layer(variant, impl):
     _, result = run(variant, impl)
     outputs, expected = result["outputs"], fixture(variant)["outputs"]
-    assert_close(outputs["pred_logits"], expected["pred_logits"])
-    assert_close(outputs["pred_boxes"], expected["pred_boxes"])
-    assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
-    for ours, theirs in zip(outputs["aux_outputs"], expected["aux_outputs"]):
-        assert_close(ours["pred_logits"], theirs["pred_logits"])
-        assert_close(ours["pred_boxes"], theirs["pred_boxes"])
+    assert_layer_outputs(outputs, expected)
     assert ("enc_outputs" in outputs) == ("enc_outputs" in expected)
 
 
@@ -124,25 +120,11 @@ def test_two_stage_proposals_queries_and_encoder_outputs(impl):
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_matcher_indices_and_losses(variant, impl):
     model, result = run(variant, impl)
-    criterion, expected = fixture(variant)["criterion"], fixture(variant)["criterion"]["losses"]
-    with torch.no_grad():
-        indices = model.criterion.match(result["outputs"], criterion["targets"])
-        losses = model.criterion(result["outputs"], criterion["targets"])
-    stored = {"": criterion["indices"], "_0": criterion["indices_aux"][0]}
-    if "indices_enc" in criterion:
-        stored["_enc"] = criterion["indices_enc"]
-    assert set(indices) == set(stored)
-    for suffix, layer_indices in stored.items():
-        for (query, target), (exp_query, exp_target) in zip(indices[suffix], layer_indices):
-            assert torch.equal(query, exp_query) and torch.equal(target, exp_target), suffix
-    assert set(losses) == set(expected)
-    for name, value in expected.items():
-        assert_close(losses[name], value, atol=LOSS_ATOL, msg=name)
+    assert_official_matches_and_losses(model.criterion, result["outputs"], fixture(variant)["criterion"])
 
 
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_postprocessed_detections(variant, impl):
     _, result = run(variant, impl)
-    for ours, theirs in zip(result["results"], fixture(variant)["postprocess"]):
-        assert_same_detections(ours, theirs)
+    assert_official_detections(result["results"], fixture(variant)["postprocess"])

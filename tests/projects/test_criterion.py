@@ -11,6 +11,7 @@ from projects.criterion import (
     sigmoid_focal_loss,
 )
 from projects.matcher import HungarianMatcher
+from tests.fixture_checks import assert_same_matches
 from tests.fixture_utils import CRITERION_FIXTURE_IDS, CRITERION_FIXTURES, cached_fixture
 
 # The fixture losses are float32 values of O(1) (counts up to 630 for cardinality_error_enc);
@@ -44,15 +45,7 @@ def test_losses_match_official(method, name, class_loss):
 def test_match_reproduces_every_stored_assignment(method, name, class_loss):
     fixture = cached_fixture(method, name)
     stored = fixture["criterion"]
-    indices = criterion_for(fixture, class_loss).match(fixture["outputs"], stored["targets"])
-    expected = {"": stored["indices"]}
-    expected.update({f"_{i}": aux for i, aux in enumerate(stored.get("indices_aux", []))})
-    if "indices_enc" in stored:
-        expected["_enc"] = stored["indices_enc"]
-    assert set(expected) <= set(indices)
-    for suffix, layer_expected in expected.items():
-        for (query, target), (expected_query, expected_target) in zip(indices[suffix], layer_expected):
-            assert torch.equal(query, expected_query) and torch.equal(target, expected_target), suffix
+    assert_same_matches(criterion_for(fixture, class_loss).match(fixture["outputs"], stored["targets"]), stored)
 
 
 @pytest.mark.parametrize("method,name,class_loss", CRITERION_FIXTURES, ids=CRITERION_FIXTURE_IDS)

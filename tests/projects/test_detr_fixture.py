@@ -12,10 +12,13 @@ from detectron2.modeling import build_model
 from projects import add_detr_config
 from projects.backbone import downsample_mask
 from projects.detr.convert import convert_detr_state_dict
+from tests.fixture_checks import (
+    assert_layer_outputs, assert_official_detections, assert_official_matches_and_losses, assert_single_level_inputs,
+)
 from tests.fixture_models import build_fixture_model
 from tests.fixture_utils import cached_fixture, run_fixture_batch
 from tests.model_utils import assert_full_size_conversion, count_trainable
-from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
+from tests.tolerances import assert_close
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +37,7 @@ def run(model, fixture):
 
 
 def test_pixel_and_level_masks_and_positions(run, fixture, model):
-    inputs = fixture["inputs"]
-    assert torch.equal(run["pixel_mask"], inputs["pixel_mask"])
-    mask = run["levels"][0][1]
-    assert torch.equal(mask, inputs["masks"][0])
-    assert_close(model.position_embedding(mask), inputs["pos"][0], atol=1e-5)  # sines of exact integers
+    assert_single_level_inputs(model, run, fixture["inputs"])
 
 
 def test_nearest_mask_rule_differs_from_ceil():
@@ -50,32 +49,16 @@ def test_nearest_mask_rule_differs_from_ceil():
 
 
 def test_outputs_every_decoder_layer(run, fixture):
-    outputs, expected = run["outputs"], fixture["outputs"]
-    assert_close(outputs["pred_logits"], expected["pred_logits"])
-    assert_close(outputs["pred_boxes"], expected["pred_boxes"])
-    assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
-    for ours, theirs in zip(outputs["aux_outputs"], expected["aux_outputs"]):
-        assert_close(ours["pred_logits"], theirs["pred_logits"])
-        assert_close(ours["pred_boxes"], theirs["pred_boxes"])
+    assert_layer_outputs(run["outputs"], fixture["outputs"])
 
 
 def test_matcher_indices_and_losses(model, run, fixture):
     """Matcher indices and losses of our outputs against the official ones (end to end)."""
-    targets = fixture["criterion"]["targets"]
-    expected = fixture["criterion"]["losses"]
-    with torch.no_grad():
-        indices = model.criterion.matcher(run["outputs"], targets)
-        losses = model.criterion(run["outputs"], targets)
-    for (query, target), (exp_query, exp_target) in zip(indices, fixture["criterion"]["indices"]):
-        assert torch.equal(query, exp_query) and torch.equal(target, exp_target)
-    assert set(losses) == set(expected)
-    for name, value in expected.items():
-        assert_close(losses[name], value, atol=LOSS_ATOL, msg=name)
+    assert_official_matches_and_losses(model.criterion, run["outputs"], fixture["criterion"])
 
 
 def test_postprocess(run, fixture):
-    for ours, theirs in zip(run["results"], fixture["postprocess"]):
-        assert_same_detections(ours, theirs)
+    assert_official_detections(run["results"], fixture["postprocess"])
 
 
 def test_full_size_conversion_is_complete():

@@ -12,10 +12,13 @@ from detectron2.modeling import build_model
 
 from smca import add_smca_config, convert_smca_state_dict
 from tests.e2e_utils import ROOT
+from tests.fixture_checks import (
+    assert_layer_outputs, assert_official_detections, assert_official_matches_and_losses, assert_single_level_inputs,
+)
 from tests.fixture_models import SMCA_SCALE_MODES, build_fixture_model
 from tests.fixture_utils import cached_fixture, run_fixture_batch
 from tests.model_utils import assert_full_size_conversion, count_trainable
-from tests.tolerances import LOSS_ATOL, assert_close, assert_same_detections
+from tests.tolerances import assert_close
 
 VARIANTS = sorted(SMCA_SCALE_MODES)
 
@@ -34,11 +37,7 @@ def case(request):
 
 def test_masks_positions_and_image_sizes(case):
     _, fixture, model, run = case
-    inputs = fixture["inputs"]
-    assert torch.equal(run["pixel_mask"], inputs["pixel_mask"])
-    mask = run["levels"][0][1]
-    assert torch.equal(mask, inputs["masks"][0])
-    assert_close(model.position_embedding(mask), inputs["pos"][0], atol=1e-5)  # sine of exact integers
+    assert_single_level_inputs(model, run, fixture["inputs"])
     # the official model reads (W, H) from the targets; ours from the batch
     assert torch.equal(run["image_sizes"].flip(-1), fixture["intermediates"]["h_w"][0])
 
@@ -77,33 +76,18 @@ def test_centres_offsets_scales_and_log_gaussian(case):
 
 def test_outputs_of_every_decoder_layer(case):
     _, fixture, _, run = case
-    outputs, expected = run["outputs"], fixture["outputs"]
-    pairs = [(outputs, expected)] + list(zip(outputs["aux_outputs"], expected["aux_outputs"]))
-    assert len(outputs["aux_outputs"]) == len(expected["aux_outputs"]) == 1
-    for ours, theirs in pairs:
-        assert_close(ours["pred_logits"], theirs["pred_logits"])
-        assert_close(ours["pred_boxes"], theirs["pred_boxes"])
+    assert_layer_outputs(run["outputs"], fixture["outputs"])
 
 
 def test_matcher_indices_and_losses(case):
     _, fixture, model, run = case
-    targets, expected = fixture["criterion"]["targets"], fixture["criterion"]["losses"]
-    with torch.no_grad():
-        indices = model.criterion.matcher(run["outputs"], targets)
-        losses = model.criterion(run["outputs"], targets)
-    for (query, target), (expected_query, expected_target) in zip(indices, fixture["criterion"]["indices"]):
-        assert torch.equal(query, expected_query) and torch.equal(target, expected_target)
-    assert set(losses) == set(expected)
-    for name, value in expected.items():
-        assert_close(losses[name], value, atol=LOSS_ATOL, msg=name)
+    assert_official_matches_and_losses(model.criterion, run["outputs"], fixture["criterion"])
     assert model.criterion.weight_dict == fixture["criterion"]["weight_dict"]
 
 
 def test_postprocess(case):
     _, fixture, _, run = case
-    for ours, theirs in zip(run["results"], fixture["postprocess"]):
-        order = theirs["scores"].argsort(descending=True)  # official topk(sorted=False)
-        assert_same_detections(ours, {key: value[order] for key, value in theirs.items()})
+    assert_official_detections(run["results"], fixture["postprocess"])
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
