@@ -29,7 +29,7 @@ def flatten_levels(srcs: List[Tensor], masks: List[Tensor], pos_embeds: List[Ten
     ``level_embed[l]`` is added to the positional embedding of level l, never to the features.
     """
     shapes = [tuple(src.shape[-2:]) for src in srcs]
-    spatial_shapes = torch.as_tensor(shapes, dtype=torch.long, device=srcs[0].device)
+    spatial_shapes = sizes_tensor(shapes, srcs[0].device)
     sizes = spatial_shapes.prod(1)
     level_start_index = torch.cat((sizes.new_zeros(1), sizes.cumsum(0)[:-1]))
     pos = [p.flatten(2).transpose(1, 2) + level_embed[l].view(1, 1, -1) for l, p in enumerate(pos_embeds)]
@@ -42,6 +42,13 @@ def flatten_levels(srcs: List[Tensor], masks: List[Tensor], pos_embeds: List[Ten
         valid_ratios=torch.stack([valid_ratio(mask) for mask in masks], 1),
         level_shapes=shapes,
     )
+
+
+def sizes_tensor(shapes: Sequence[Tuple[int, int]], device) -> Tensor:
+    """[(H_l, W_l)] -> [L, 2] int64. Built element-wise with ``scalar_tensor`` so that symbolic sizes
+    stay symbolic under torch.export (``torch.as_tensor`` would specialise the graph to one size)."""
+    return torch.stack([torch.stack([torch.scalar_tensor(size, dtype=torch.long, device=device) for size in shape])
+                        for shape in shapes])
 
 
 def level_sizes(spatial_shapes: Union[Tensor, Sequence[Tuple[int, int]]]) -> List[Tuple[int, int]]:

@@ -1,7 +1,6 @@
 """Geometry of padded feature maps: flattening to tokens and the valid (unpadded) extent of each image."""
 import torch
 from torch import Tensor
-from torch.nn import functional as F
 
 
 def downsample_mask(pixel_mask: Tensor, size) -> Tensor:
@@ -13,8 +12,25 @@ def downsample_mask(pixel_mask: Tensor, size) -> Tensor:
     evaluate as officially with the nearest rule.
 
     pixel_mask: [B, H_pad, W_pad] bool (True = padding); size: (h, w) -> [B, h, w] bool.
+
+    Computed as F.interpolate's nearest kernel computes its source indices (``nearest_source_index``),
+    which gives the same mask and exports to ONNX exactly (ONNX Resize divides by out/in instead and
+    rounds some boundary rows the other way).
     """
-    return F.interpolate(pixel_mask[None].float(), size=tuple(size))[0].to(torch.bool)
+    height, width = size
+    rows = nearest_source_index(pixel_mask.shape[1], height, pixel_mask.device)
+    cols = nearest_source_index(pixel_mask.shape[2], width, pixel_mask.device)
+    return pixel_mask[:, rows[:, None], cols[None, :]]
+
+
+def nearest_source_index(input_size, output_size, device) -> Tensor:
+    """[output_size] int64: the input index that ``F.interpolate(mode="nearest")`` reads for each
+    output index, min(floor(i * s), input_size - 1) with s = input_size / output_size in float32
+    (PyTorch's CPU and CUDA kernels; exact for in == out and out == 2 * in, where they skip it)."""
+    scale = (torch.scalar_tensor(input_size, dtype=torch.float32, device=device)
+             / torch.scalar_tensor(output_size, dtype=torch.float32, device=device))
+    index = (torch.arange(output_size, dtype=torch.float32, device=device) * scale).floor().long()
+    return index.clamp(max=input_size - 1)
 
 
 def flatten_level(src: Tensor, mask: Tensor, pos: Tensor):
