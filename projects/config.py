@@ -38,6 +38,10 @@ def add_detr_config(cfg):
     detr.COST_GIOU = 2.0
     # inference: detections per image for the top-k sigmoid selection (focal-loss models)
     detr.NUM_TOPK_TEST = 100
+    # inference runs each image at its own size (same-size images batched together), so detections
+    # do not depend on the test batch's composition; False: one padded batch, as the official code.
+    # Training always pads, as the papers do.
+    detr.INFERENCE_UNPADDED = True
     # how a detector checkpoint in MODEL.WEIGHTS must fit the model: "strict" (every entry, same
     # shapes), "finetune" (class heads of another class count re-initialised) or "partial"
     # (Detectron2's load-what-matches); see projects/weights_check.py

@@ -43,6 +43,14 @@ def pack_outputs(class_logits, boxes, with_aux=True):
     return outputs
 
 
+def same_size_groups(batched_inputs: List[Dict]) -> List[List[int]]:
+    """Indices of the inputs grouped by image size (the "image" tensor's [H, W]), in first-seen order."""
+    groups: Dict[tuple, List[int]] = {}
+    for index, item in enumerate(batched_inputs):
+        groups.setdefault(tuple(item["image"].shape[-2:]), []).append(index)
+    return list(groups.values())
+
+
 class DETRBase(nn.Module):
     """Shared image/target handling, loss and inference for set-prediction detectors.
 
@@ -68,7 +76,7 @@ class DETRBase(nn.Module):
 
     @configurable
     def __init__(self, *, backbone: MaskedBackbone, criterion: nn.Module, pixel_mean, pixel_std,
-                 select_box: str = "softmax", num_topk_test: int = 100):
+                 select_box: str = "softmax", num_topk_test: int = 100, inference_unpadded: bool = True):
         """
         Args:
             backbone: the adapter producing per-level features and masks.
@@ -77,6 +85,9 @@ class DETRBase(nn.Module):
             select_box: "softmax" (one detection per query, last class = no-object) or
                 "sigmoid_topk" (top-k (query, class) pairs of the sigmoid scores).
             num_topk_test: k of "sigmoid_topk".
+            inference_unpadded: at inference, run each group of same-size images on its own, so no
+                image is padded and its detections do not depend on the other images of the batch
+                (training always pads, as the papers do). False: one padded batch, as the official code.
         """
         super().__init__()
         if select_box not in ("softmax", "sigmoid_topk"):
@@ -85,6 +96,7 @@ class DETRBase(nn.Module):
         self.criterion = criterion
         self.select_box = select_box
         self.num_topk_test = num_topk_test
+        self.inference_unpadded = inference_unpadded
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
 
@@ -99,6 +111,7 @@ class DETRBase(nn.Module):
             "pixel_std": cfg.MODEL.PIXEL_STD,
             "select_box": SELECT_BOX[detr.CLASS_LOSS],
             "num_topk_test": detr.NUM_TOPK_TEST,
+            "inference_unpadded": detr.INFERENCE_UNPADDED,
         }
 
     @classmethod
@@ -116,7 +129,21 @@ class DETRBase(nn.Module):
         raise NotImplementedError
 
     def forward(self, batched_inputs: List[Dict]):
-        """Detectron2 model API: a list of dataset dicts -> losses (training) or [{"instances"}]."""
+        """Detectron2 model API: a list of dataset dicts -> losses (training) or [{"instances"}].
+
+        At inference with ``inference_unpadded``, each group of same-size images runs as its own
+        (unpadded) batch and the results come back in input order.
+        """
+        if self.training or not self.inference_unpadded:
+            return self.forward_padded(batched_inputs)
+        results = [None] * len(batched_inputs)
+        for indices in same_size_groups(batched_inputs):
+            for index, result in zip(indices, self.forward_padded([batched_inputs[i] for i in indices])):
+                results[index] = result
+        return results
+
+    def forward_padded(self, batched_inputs: List[Dict]):
+        """``forward`` on one batch padded to its largest image (see ``preprocess_image``)."""
         images, pixel_mask = self.preprocess_image(batched_inputs)
         image_sizes = torch.as_tensor(images.image_sizes, dtype=torch.int64, device=self.device)
         targets = self.prepare_targets(batched_inputs) if self.training else None
