@@ -102,7 +102,8 @@ class ResumableTrainingStream(IterableDataset):
         index = stream.index(position)
         for attempt in range(MAX_SUBSTITUTES):
             if attempt:
-                index = int(np.random.default_rng(derive_seed(self.seed, position, attempt)).integers(len(self.dataset)))
+                substitute = np.random.default_rng(derive_seed(self.seed, position, attempt))
+                index = int(substitute.integers(len(self.dataset)))
             with seeded_global_rngs(derive_seed(self.seed, position, attempt)):
                 item = self.mapper(self.dataset[index])
             if item is not None:

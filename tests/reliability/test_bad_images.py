@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
-from detectron2.data.datasets import load_coco_json, register_coco_instances
+from detectron2.data.datasets import register_coco_instances
 from detectron2.utils.events import EventStorage
 
 from projects.data import DetrDatasetMapper, ensure_embedded_dataset

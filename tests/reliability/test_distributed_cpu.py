@@ -11,7 +11,8 @@ from .train_runs import final_weights, run_train_net
 # FrozenBN and no dropout: nothing in the model depends on how the batch is split. No-object
 # weight 1: the official class loss is a weighted mean per process, which equals the weighted
 # mean over the whole batch only when every process holds the same total weight.
-OVERRIDES = ["MODEL.DETR.NO_OBJECT_WEIGHT", 1.0, "SEED", 3, "SOLVER.MAX_ITER", 3, "SOLVER.IMS_PER_BATCH", 2, "DATALOADER.ASPECT_RATIO_GROUPING", False,
+OVERRIDES = ["MODEL.DETR.NO_OBJECT_WEIGHT", 1.0, "SEED", 3, "SOLVER.MAX_ITER", 3, "SOLVER.IMS_PER_BATCH", 2,
+             "DATALOADER.ASPECT_RATIO_GROUPING", False,
              "INPUT.DETR_CROP.ENABLED", True, "INPUT.DETR_CROP.PROB", 1.0, "INPUT.DETR_CROP.PRE_RESIZE", (96,),
              "INPUT.DETR_CROP.TYPE", "absolute", "INPUT.DETR_CROP.SIZE", (64, 64), "INPUT.MIN_SIZE_TRAIN", (64,),
              "INPUT.MAX_SIZE_TRAIN", 64, "MODEL.RESNETS.NORM", "FrozenBN", "MODEL.DETR.DROPOUT", 0.0]

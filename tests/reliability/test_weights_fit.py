@@ -42,7 +42,8 @@ def _class_heads(model):
 
 def test_another_methods_checkpoint_is_an_error_naming_it(tmp_path):
     path = _saved(_detr(tmp_path), tmp_path / "detr")
-    with pytest.raises(WeightsMismatchError, match=r"method found: DETR\) does not fit the DeformableDETR model") as info:
+    expected = r"method found: DETR\) does not fit the DeformableDETR model"
+    with pytest.raises(WeightsMismatchError, match=expected) as info:
         DetrCheckpointer(_deformable(tmp_path)).load(path)
     assert "transformer.decoder.layers.*.cross_attn.sampling_offsets" in str(info.value)
 
@@ -65,7 +66,8 @@ def test_partial_mode_loads_what_matches(tmp_path):
 
 def test_other_class_count_is_an_error_in_strict_mode(tmp_path):
     path = _saved(_detr(tmp_path), tmp_path / "detr")
-    with pytest.raises(WeightsMismatchError, match=r"class_embed.weight: checkpoint \(5, 32\) vs model \(4, 32\).*finetune"):
+    expected = r"class_embed.weight: checkpoint \(5, 32\) vs model \(4, 32\).*finetune"
+    with pytest.raises(WeightsMismatchError, match=expected):
         DetrCheckpointer(_detr(tmp_path, "MODEL.DETR.NUM_CLASSES", 3)).load(path)
 
 
