@@ -18,6 +18,7 @@ from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
 from projects.checkpointer import DetrCheckpointer
 from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
+from projects.ema import load_ema_for_eval
 from projects.engine import Trainer, check_config_against_datasets, setup_project_loggers
 from smca import add_smca_config
 
@@ -56,7 +57,8 @@ def main(args):
     if args.eval_only:
         check_config_against_datasets(cfg, cfg.DATASETS.TEST)
         model = Trainer.build_model(cfg)
-        DetrCheckpointer.from_config(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        checkpoint = DetrCheckpointer.from_config(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
+        load_ema_for_eval(cfg, model, checkpoint)  # MODEL_EMA.USE_FOR_EVAL: the averaged weights
         results = Trainer.test(cfg, model)
         if comm.is_main_process():
             verify_results(cfg, results)

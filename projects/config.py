@@ -53,6 +53,14 @@ def add_detr_config(cfg):
     # (Deformable DETR: sampling offsets and reference points get 0.1x)
     cfg.SOLVER.LINEAR_PROJ_NAMES = []
     cfg.SOLVER.LINEAR_PROJ_MULTIPLIER = 0.1
+    # mixed precision (SOLVER.AMP.ENABLED): "float16" (CUDA, loss-scaled), "bfloat16" (CUDA or CPU)
+    # or "auto" (float16 on CUDA, bfloat16 on CPU); see projects/amp.py
+    cfg.SOLVER.AMP.DTYPE = "auto"
+    # exponential moving average of the weights, updated after every step (projects/ema.py)
+    cfg.MODEL_EMA = CN()
+    cfg.MODEL_EMA.ENABLED = False
+    cfg.MODEL_EMA.DECAY = 0.9998
+    cfg.MODEL_EMA.USE_FOR_EVAL = True  # evaluate the averaged weights (training's EvalHook, --eval-only)
     add_detr_data_config(cfg)
 
 

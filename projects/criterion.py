@@ -15,6 +15,7 @@ from torch import Tensor, nn
 
 from .box_ops import box_cxcywh_to_xyxy, paired_generalized_box_iou
 from .matcher import MatchIndices
+from .precision import float32_tree, full_precision
 
 CLASS_LOSS_TYPES = ("softmax", "focal")
 DEFAULT_LOSSES = ("labels", "boxes", "cardinality")
@@ -205,9 +206,15 @@ class SetCriterion(nn.Module):
 
         Returns:
             dict of unweighted 0-dim losses and metrics (see the class docstring).
+
+        Under autocast (mixed-precision training) matching and losses still run in float32.
         """
+        outputs = float32_tree(outputs)
+        with full_precision(outputs["pred_logits"].device.type):
+            return self._losses(outputs, targets, indices or {})
+
+    def _losses(self, outputs, targets: Targets, indices: Dict[str, MatchIndices]) -> Dict[str, Tensor]:
         num_boxes = average_num_boxes(targets, outputs["pred_logits"].device)
-        indices = indices or {}
         losses = {}
         for suffix, layer, layer_targets in self.supervised_outputs(outputs, targets):
             layer_indices = indices.get(suffix)

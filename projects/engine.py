@@ -5,8 +5,10 @@ full-model clipping, COCOEvaluator, up-front checks of the config against the da
 every image, a training data stream that ``--resume`` continues exactly (batches, augmentation
 and dropout are functions of the run seed and the iteration), a checkpoint written when
 training is interrupted, safe and atomic checkpoint files (``DetrCheckpointer``), a stop at the
-first non-finite prediction or loss, DistributedDataParallel on CPU too (gloo), and
-``OUTPUT_DIR/training_curves.png`` (losses and AP) refreshed during and after training.
+first non-finite prediction or loss, DistributedDataParallel on CPU too (gloo), mixed precision
+(SOLVER.AMP: float16/bfloat16 on GPU, bfloat16 on CPU; ``projects.amp``), an optional moving average
+of the weights (MODEL_EMA; ``projects.ema``), and ``OUTPUT_DIR/training_curves.png`` (losses and AP)
+refreshed during and after training.
 """
 import logging
 import os
@@ -16,18 +18,20 @@ from torch.nn.parallel import DistributedDataParallel
 
 from detectron2.data import (DatasetCatalog, MetadataCatalog, build_detection_test_loader, build_detection_train_loader,
                              get_detection_dataset_dicts)
-from detectron2.engine import AMPTrainer, DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
+from detectron2.engine import DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
 from detectron2.evaluation import COCOEvaluator
 
 from detectron2.utils import comm
 from detectron2.utils.logger import setup_logger
 
+from .amp import build_amp_trainer
 from .checkpointer import DetrCheckpointer
 from .data import DetrDatasetMapper, check_dataset_paths
 from .data.image_checks import apply_bad_image_policy
 from .data.resumable_loader import ResumableTrainingStream, build_resumable_train_loader, train_stream_from_config
 from .data.skip_counter import SkippedImageCounter
 from .determinism import StepSeed, run_seed
+from .ema import EMAHook, build_model_ema, evaluate_with_ema
 from .finite_checks import install_finite_checks
 from .interrupt import StepBoundaryInterrupt, StopAfterStep
 from .plotting import TrainingCurvesHook
@@ -111,10 +115,15 @@ class Trainer(DefaultTrainer):
         optimizer = self.build_optimizer(cfg, model)
         data_loader = self.build_train_loader(cfg, seed=self.seed)
         self._train_stream = getattr(getattr(data_loader, "loader", None), "dataset", None)
+        self.model_ema = build_model_ema(cfg, model)  # None unless MODEL_EMA.ENABLED
         model = wrap_distributed(model)
-        self._trainer = (AMPTrainer if cfg.SOLVER.AMP.ENABLED else SimpleTrainer)(model, data_loader, optimizer)
+        if cfg.SOLVER.AMP.ENABLED:
+            self._trainer = build_amp_trainer(cfg, model, data_loader, optimizer)
+        else:
+            self._trainer = SimpleTrainer(model, data_loader, optimizer)
         self.scheduler = self.build_lr_scheduler(cfg, optimizer)
-        self.checkpointer = DetrCheckpointer.from_config(cfg, model, trainer=weakref.proxy(self))
+        extra = {} if self.model_ema is None else {"model_ema": self.model_ema}
+        self.checkpointer = DetrCheckpointer.from_config(cfg, model, trainer=weakref.proxy(self), **extra)
         self.start_iter = 0
         self.max_iter = cfg.SOLVER.MAX_ITER
         self.cfg = cfg
@@ -141,6 +150,10 @@ class Trainer(DefaultTrainer):
 
     def build_hooks(self):
         hooks = [StepSeed()] + super().build_hooks()
+        if self.model_ema is not None:  # updated before the checkpointer and the evaluation see the step
+            if self.cfg.MODEL_EMA.USE_FOR_EVAL:
+                evaluate_with_ema(hooks, self.model_ema)
+            hooks.insert(1, EMAHook(self.model_ema))
         if comm.is_main_process():  # after the writers, so the plot sees the latest metrics
             hooks.append(TrainingCurvesHook(self.cfg.OUTPUT_DIR, self.cfg.TEST.EVAL_PERIOD or 1000))
         return hooks + [StopAfterStep()]  # last: a Ctrl-C stops after every hook of the step

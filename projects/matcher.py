@@ -6,6 +6,7 @@ from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from .box_ops import box_cxcywh_to_xyxy, generalized_box_iou
+from .precision import full_precision
 
 CLASS_COST_TYPES = ("softmax", "focal")
 
@@ -107,12 +108,13 @@ class HungarianMatcher(nn.Module):
             return [_empty_match() for _ in sizes]
         # One cost matrix for the whole batch (one device-to-host copy), then split per image.
         # float32 even under autocast, so half-precision rounding cannot change the assignment.
-        cost = self.cost_matrix(
-            logits.flatten(0, 1).float(),
-            boxes.flatten(0, 1).float(),
-            torch.cat([t["labels"] for t in targets]),
-            torch.cat([t["boxes"] for t in targets]).float(),
-        )
+        with full_precision(logits.device.type):
+            cost = self.cost_matrix(
+                logits.flatten(0, 1).float(),
+                boxes.flatten(0, 1).float(),
+                torch.cat([t["labels"] for t in targets]),
+                torch.cat([t["boxes"] for t in targets]).float(),
+            )
         cost = cost.view(batch, num_queries, -1).cpu()
         return [_solve(per_image[image]) for image, per_image in enumerate(cost.split(sizes, -1))]
 
