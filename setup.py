@@ -14,11 +14,18 @@ import torch
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 CSRC = os.path.join("ops", "csrc")
+DEPLOY_REQUIREMENTS = os.path.join(ROOT, "tools", "deploy", "requirements.txt")  # also read by tools/setup_env.sh
 
 
 def _want_cuda():
     forced = os.environ.get("FORCE_CUDA", "0") == "1"
     return CUDA_HOME is not None and (forced or torch.cuda.is_available())
+
+
+def _requirements(path):
+    """The requirement lines of a pip requirements file (comments and blank lines dropped)."""
+    with open(path) as handle:
+        return [line.strip() for line in handle if line.strip() and not line.startswith("#")]
 
 
 def _extensions():
@@ -44,5 +51,6 @@ setup(
     packages=find_packages(include=["ops*", "projects*", "deformable_detr*", "conditional_detr*", "smca*"]),
     python_requires=">=3.10",
     ext_modules=_extensions(),
+    extras_require={"deploy": _requirements(DEPLOY_REQUIREMENTS)},  # ONNX export and onnxruntime
     cmdclass={"build_ext": BuildExtension},
 )

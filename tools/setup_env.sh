@@ -30,6 +30,16 @@ if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$REQ_SHA" ]; then
   echo "$REQ_SHA" > "$REQ_STAMP"
 fi
 
+# The "deploy" extra of setup.py (ONNX export, onnxruntime), installed directly so that it does not
+# rebuild the compiled op; the tests exercise export.
+DEPLOY_STAMP="$VENV/.deploy-requirements.sha"
+DEPLOY_SHA="$(sha256sum "$ROOT/tools/deploy/requirements.txt" | cut -d' ' -f1)"
+if [ "$(cat "$DEPLOY_STAMP" 2>/dev/null)" != "$DEPLOY_SHA" ]; then
+  log "installing the deploy extra (tools/deploy/requirements.txt)"
+  "${PIP[@]}" install -r "$ROOT/tools/deploy/requirements.txt"
+  echo "$DEPLOY_SHA" > "$DEPLOY_STAMP"
+fi
+
 if ! "$PY" -c "import detectron2.config, detectron2.engine" 2>/dev/null; then
   log "detectron2 not importable; trying the official source"
   if ! "${PIP[@]}" install --no-build-isolation 'git+https://github.com/facebookresearch/detectron2.git' 2>/dev/null; then

@@ -1,0 +1,117 @@
+#!/usr/bin/env python
+"""Export a DETR-family model to ONNX or to a torch.export program (Detectron2's export_model.py CLI).
+
+    python tools/deploy/export_model.py --config-file configs/quickstart/deformable_detr_embedded.yaml \\
+        --format onnx --output output/export [--sample-image IMAGE] MODEL.WEIGHTS model_final.pth
+    python tools/deploy/export_model.py --config-file ... --format torch_export --output output/export ...
+
+What is exported is the model's whole inference as tensors: images [B, 3, H, W] float pixels (0..255,
+INPUT.FORMAT channel order, resized as the test loader resizes, zero-padded bottom/right) and
+image_sizes [B, 2] int64 (h, w) -> boxes [B, K, 4] (x0, y0, x1, y1 in those pixels), scores [B, K],
+labels [B, K]; batch, height and width are dynamic. The output folder gets model.onnx (run it with
+tools/deploy/onnx_inference.py) or model.pt2 (``import ops`` then ``torch.export.load``). Both are
+checked against the PyTorch model on the sample (or a synthetic image) before the tool ends.
+"""
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from projects.deploy import (  # noqa: E402
+    DEPLOY_EXTRA_HINT, ExportableDetector, example_batch, export_onnx, export_program, runner_metadata,
+    save_program,
+)
+from projects.deploy.requirements import missing_modules  # noqa: E402
+from projects.visualization import (  # noqa: E402
+    BatchPredictor, ToolInputError, dataset_metadata, exit_on_input_error, read_config, read_image,
+    setup_tool_logging,
+)
+from train_net import load_config, register_datasets  # noqa: E402
+
+FORMATS = {"onnx": "model.onnx", "torch_export": "model.pt2"}
+logger = logging.getLogger("export_model")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config-file", required=True, metavar="FILE", help="the model's config")
+    parser.add_argument("--format", required=True, choices=sorted(FORMATS), help="what to write")
+    parser.add_argument("--output", required=True, help="output folder")
+    parser.add_argument("--sample-image", help="an image to export with and check on (default: a synthetic one)")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE pairs (MODEL.WEIGHTS x.pth)")
+    return parser.parse_args(argv)
+
+
+def check_inputs(args, cfg):
+    """Everything that can be wrong with the request, before any work: a one-line ToolInputError."""
+    weights = cfg.MODEL.WEIGHTS
+    if weights and "://" not in weights and not os.path.isfile(weights):
+        raise ToolInputError(f"MODEL.WEIGHTS file not found: {weights}")
+    if args.format == "onnx" and missing_modules("onnx", "onnxscript", "onnxruntime"):
+        missing = ", ".join(missing_modules("onnx", "onnxscript", "onnxruntime"))
+        raise ToolInputError(f"--format onnx needs {missing}, from the 'deploy' extra: {DEPLOY_EXTRA_HINT}")
+    if os.path.isfile(args.output):
+        raise ToolInputError(f"--output must be a folder, {args.output} is a file")
+
+
+def synthetic_image(cfg) -> np.ndarray:
+    """A deterministic uint8 [H, W, 3] gradient at the test size (export does not depend on content)."""
+    height = cfg.INPUT.MIN_SIZE_TEST
+    width = min(cfg.INPUT.MAX_SIZE_TEST, height * 4 // 3)
+    ys, xs = np.mgrid[0:height, 0:width]
+    return np.stack([xs * 255 // width, ys * 255 // height, (xs + ys) % 256], -1).astype(np.uint8)
+
+
+def max_differences(actual, expected):
+    """{output name: max |actual - expected|} over boxes, scores and labels."""
+    names = ("boxes", "scores", "labels")
+    return {name: float((torch.as_tensor(a).double() - b.double()).abs().max()) for name, a, b in zip(names, actual, expected)}
+
+
+def run_exported(args, path, images, sizes, program):
+    """The exported artefact's outputs on (images, sizes)."""
+    if args.format == "torch_export":
+        with torch.no_grad():
+            return program.module()(images, sizes)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return session.run(None, {"images": images.numpy(), "image_sizes": sizes.numpy()})
+
+
+@exit_on_input_error
+def main(argv=None):
+    args = parse_args(argv)
+    setup_tool_logging("export_model")
+    cfg = read_config(load_config, args.config_file, args.opts)
+    check_inputs(args, cfg)
+    image = read_image(args.sample_image, cfg.INPUT.FORMAT) if args.sample_image else synthetic_image(cfg)
+    register_datasets(cfg)
+    class_names = getattr(dataset_metadata(cfg), "thing_classes", [])
+    predictor = BatchPredictor(cfg)  # builds the model and loads MODEL.WEIGHTS (strictly)
+    images, sizes = example_batch(predictor.model_input(image)["image"].float())
+    detector = ExportableDetector(predictor.model)
+    program = export_program(detector, images, sizes)
+    os.makedirs(args.output, exist_ok=True)
+    path = os.path.join(args.output, FORMATS[args.format])
+    metadata = runner_metadata(cfg, class_names)
+    if args.format == "torch_export":
+        save_program(program, path, metadata)
+    else:
+        export_onnx(program, images, sizes, path, metadata)
+    with torch.no_grad():
+        expected = detector(images, sizes)
+    differences = max_differences(run_exported(args, path, images, sizes, program), expected)
+    logger.info("wrote %s; max |exported - PyTorch| on the sample batch: %s", path,
+                ", ".join(f"{name} {value:.3g}" for name, value in differences.items()))
+    return path, differences
+
+
+if __name__ == "__main__":
+    main()
