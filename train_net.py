@@ -18,6 +18,7 @@ from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
 from projects.checkpointer import DetrCheckpointer
 from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
+from projects.deploy.compile import compile_if_configured
 from projects.ema import load_ema_for_eval
 from projects.engine import Trainer, check_config_against_datasets, setup_project_loggers
 from smca import add_smca_config
@@ -59,11 +60,12 @@ def main(args):
         model = Trainer.build_model(cfg)
         checkpoint = DetrCheckpointer.from_config(cfg, model).resume_or_load(cfg.MODEL.WEIGHTS, resume=args.resume)
         load_ema_for_eval(cfg, model, checkpoint)  # MODEL_EMA.USE_FOR_EVAL: the averaged weights
-        results = Trainer.test(cfg, model)
+        results = Trainer.test(cfg, compile_if_configured(model, cfg))
         if comm.is_main_process():
             verify_results(cfg, results)
         return results
     trainer = Trainer(cfg)
+    compile_if_configured(trainer.model_without_ddp, cfg)  # MODEL.COMPILE (after the EMA copy is made)
     trainer.resume_or_load(resume=args.resume)
     return trainer.train()
 

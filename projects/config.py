@@ -46,6 +46,9 @@ def add_detr_config(cfg):
     # shapes), "finetune" (class heads of another class count re-initialised) or "partial"
     # (Detectron2's load-what-matches); see projects/weights_check.py
     cfg.MODEL.WEIGHTS_MODE = "strict"
+    # torch.compile the model's tensor core (DETRBase.predict, one graph) in train_net.py; see
+    # projects/deploy/compile.py
+    cfg.MODEL.COMPILE = False
 
     cfg.SOLVER.OPTIMIZER = "ADAMW"
     cfg.SOLVER.BACKBONE_MULTIPLIER = 0.1
