@@ -3,8 +3,9 @@
 * ``--torch-threads N`` sets torch's intra-op threads for the run (default: torch's own choice,
   e.g. from OMP_NUM_THREADS). The report header names the thread count and the CPU's SIMD level:
   the two things the last bits of float results depend on.
-* Every test starts from the same RNG state, and must leave torch's global settings as it found
-  them, so that the result does not depend on the order tests run in.
+* Every test starts from the same RNG state, must leave torch's global settings as it found them,
+  and gets the logging configuration back as it was (tests/global_state.py), so that the result
+  does not depend on the order tests run in.
 * For the whole session the embedded dataset names (embedded_shapes_train/val) stand for a small
   copy (12 train / 4 val images) generated once into the session's temporary folder; any
   registration made before is restored at the end.
@@ -17,6 +18,9 @@ from detectron2.utils.env import seed_all_rng
 
 from projects.data import EMBEDDED_DATASET_NAMES, ensure_embedded_dataset
 from tests.dataset_utils import EMPTY_INDEX, SMALL_NUM_TRAIN, SMALL_NUM_VAL, small_embedded_registration
+from tests.global_state import restore_logging, set_torch_globals, snapshot_logging, torch_globals
+
+LOGGING_BEFORE_SETUP = pytest.StashKey()
 
 
 def pytest_addoption(parser):
@@ -35,22 +39,29 @@ def pytest_report_header(config):
             f"CPU capability {torch.backends.cpu.get_cpu_capability()}")
 
 
-def _torch_globals():
-    return {"num_threads": torch.get_num_threads(), "default_dtype": torch.get_default_dtype(),
-            "grad_enabled": torch.is_grad_enabled(), "deterministic": torch.are_deterministic_algorithms_enabled()}
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_setup(item):
+    """Note the logging configuration before the test and its fixtures (of any scope) are set up."""
+    item.stash[LOGGING_BEFORE_SETUP] = snapshot_logging()
+    yield
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """After the teardown, give logging back as it was before the setup."""
+    yield
+    restore_logging(item.stash[LOGGING_BEFORE_SETUP])
 
 
 @pytest.fixture(autouse=True)
 def _same_start_for_every_test():
-    """Seed torch / numpy / random, run the test, then fail it if it changed torch's global settings."""
-    before = _torch_globals()
+    """Seed torch / numpy / random, run the test, and fail it if it changed torch's global settings
+    (they are restored either way)."""
+    before = torch_globals()
     seed_all_rng(0)
     yield
-    after = _torch_globals()
-    torch.set_num_threads(before["num_threads"])
-    torch.set_default_dtype(before["default_dtype"])
-    torch.set_grad_enabled(before["grad_enabled"])
-    torch.use_deterministic_algorithms(before["deterministic"])
+    after = torch_globals()
+    set_torch_globals(before)
     assert after == before, f"the test changed torch's global settings: {before} -> {after}"
 
 

@@ -75,7 +75,7 @@ def test_crop_keeps_boxes_inside_and_drops_cut_away_ones_silently(image_file, ca
     # integer shifts and clips of integer boxes: exact in float32
     assert out["instances"].gt_boxes.tensor.tolist() == [[10.0, 10.0, 20.0, 20.0], [40.0, 30.0, 50.0, 40.0]]
     assert out["instances"].gt_classes.tolist() == [0, 1]
-    assert caplog.records == []
+    assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
 
 
 def test_bad_boxes_are_clipped_or_dropped_with_one_warning_per_file(image_file, caplog):
@@ -92,7 +92,8 @@ def test_bad_boxes_are_clipped_or_dropped_with_one_warning_per_file(image_file, 
         mapper(record)
     assert out["instances"].gt_boxes.tensor.tolist() == [[90.0, 70.0, 100.0, 80.0]]  # integer clip: exact
     assert out["instances"].gt_classes.tolist() == [1]
-    assert len(caplog.records) == 1  # rate-limited: once per image file
+    warnings = [record for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(warnings) == 1  # rate-limited: once per image file
     assert file_name in caplog.text and "dropped 3 of 4 boxes" in caplog.text
 
 
