@@ -27,6 +27,23 @@ inline bool is_reduced_float(at::ScalarType t) {
   return t == at::kHalf || t == at::kBFloat16;
 }
 
+// Every level's tokens [start, start + H*W) must lie inside value's S tokens: the kernels index
+// value without bounds checks. Reads the layout tensors, so only for CPU ones (the CUDA kernels
+// check on the device, without a synchronisation).
+inline void check_token_ranges(int64_t S, const at::Tensor& spatial_shapes,
+                               const at::Tensor& level_start_index) {
+  const auto shapes = spatial_shapes.contiguous();
+  const auto starts = level_start_index.contiguous();
+  const int64_t* hw = shapes.const_data_ptr<int64_t>();
+  const int64_t* first = starts.const_data_ptr<int64_t>();
+  for (int64_t l = 0; l < starts.numel(); ++l) {
+    const int64_t H = hw[2 * l], W = hw[2 * l + 1];
+    TORCH_CHECK(H >= 0 && W >= 0 && first[l] >= 0 && first[l] + H * W <= S,
+                "ms_deform_attn: level ", l, " (", H, "x", W, " tokens from ", first[l],
+                ") does not fit in value's ", S, " tokens");
+  }
+}
+
 inline void check_inputs(const at::Tensor& value, const at::Tensor& spatial_shapes,
                          const at::Tensor& level_start_index, const at::Tensor& sampling_locations,
                          const at::Tensor& attention_weights) {
@@ -65,6 +82,9 @@ inline void check_inputs(const at::Tensor& value, const at::Tensor& spatial_shap
                         &attention_weights}) {
     TORCH_CHECK(t->device() == value.device(), "all inputs must be on value's device ",
                 value.device(), ", got ", t->device());
+  }
+  if (spatial_shapes.device().is_cpu()) {
+    check_token_ranges(value.size(1), spatial_shapes, level_start_index);
   }
 }
 

@@ -11,6 +11,25 @@ namespace detr_ops {
 C10_HOST_DEVICE inline float floor_value(float v) { return floorf(v); }
 C10_HOST_DEVICE inline double floor_value(double v) { return floor(v); }
 
+// The pixel coordinate loc * size - 0.5, rounded after the product and after the difference on
+// every device. A fused multiply-add (nvcc fuses by default; gcc with -mfma may) rounds once and
+// can land on the other side of an integer at exact pixel centres, where floor() then picks
+// another cell for the location gradient. The host side relies on -ffp-contract=off (setup.py).
+C10_HOST_DEVICE inline float pixel_coordinate(float loc, int64_t size) {
+#ifdef __CUDA_ARCH__
+  return __fadd_rn(__fmul_rn(loc, static_cast<float>(size)), -0.5f);
+#else
+  return loc * static_cast<float>(size) - 0.5f;
+#endif
+}
+C10_HOST_DEVICE inline double pixel_coordinate(double loc, int64_t size) {
+#ifdef __CUDA_ARCH__
+  return __dadd_rn(__dmul_rn(loc, static_cast<double>(size)), -0.5);
+#else
+  return loc * static_cast<double>(size) - 0.5;
+#endif
+}
+
 // The four corners of a bilinear sample, ordered (y0,x0), (y0,x1), (y1,x0), (y1,x1).
 // token[c] is the corner's row-major index inside its level, or -1 when it lies off the map
 // (it then reads zero, as grid_sample's padding_mode="zeros"). weight[c] is its bilinear weight.
@@ -28,8 +47,8 @@ struct BilinearTaps {
 template <typename acc_t>
 C10_HOST_DEVICE inline bool bilinear_taps(acc_t loc_x, acc_t loc_y, int64_t H, int64_t W,
                                           BilinearTaps<acc_t>& taps) {
-  const acc_t x = loc_x * static_cast<acc_t>(W) - static_cast<acc_t>(0.5);
-  const acc_t y = loc_y * static_cast<acc_t>(H) - static_cast<acc_t>(0.5);
+  const acc_t x = pixel_coordinate(loc_x, W);
+  const acc_t y = pixel_coordinate(loc_y, H);
   const acc_t x0f = floor_value(x);
   const acc_t y0f = floor_value(y);
   // Written so that NaN and huge coordinates fail the test before any integer conversion.
@@ -69,10 +88,11 @@ struct PointGradient {
   acc_t loc_y;
 };
 
-template <typename acc_t>
+// H, W: the map size, as an integer or already in acc_t.
+template <typename acc_t, typename size_type>
 C10_HOST_DEVICE inline PointGradient<acc_t> point_gradient(const BilinearTaps<acc_t>& taps,
                                                            const acc_t g[4], acc_t attention,
-                                                           int64_t H, int64_t W) {
+                                                           size_type H, size_type W) {
   PointGradient<acc_t> out;
   out.attention = taps.weight[0] * g[0] + taps.weight[1] * g[1] + taps.weight[2] * g[2] +
                   taps.weight[3] * g[3];

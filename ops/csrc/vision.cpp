@@ -8,4 +8,6 @@
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("has_cuda_kernel", &detr_ops::has_cuda_kernel,
         "Whether this build contains the CUDA kernel");
+  m.def("cpu_kernel_capability", &detr_ops::ms_deform_attn_cpu_capability,
+        "The vector capability of the CPU kernel in use: DEFAULT, AVX2 or AVX512");
 }

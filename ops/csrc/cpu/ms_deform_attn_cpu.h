@@ -20,4 +20,7 @@ std::vector<at::Tensor> ms_deform_attn_backward_cpu(const at::Tensor& value,
                                                     const at::Tensor& attention_weights,
                                                     const at::Tensor& grad_output);
 
+// The vector capability of the kernels in use: "DEFAULT", "AVX2" or "AVX512".
+const char* ms_deform_attn_cpu_capability();
+
 }  // namespace detr_ops

@@ -7,11 +7,14 @@
 // gradient with atomics, and reduce the four corner dot products with warp shuffles, after which
 // lane 0 writes the point's location and weight gradients (each point owned by one group).
 // float16/bfloat16 compute in float32 (at::opmath_type) and accumulate the value gradient in a
-// float32 buffer, rounded once at the end.
+// float32 buffer, rounded once at the end. Each thread checks that the levels it reads lie inside
+// value (a device-side assert: no host synchronisation); the backward raises under
+// torch.use_deterministic_algorithms(True), since its atomics add in no fixed order.
 // Includes avoid ATen/cuda/CUDAContext.h: it needs cuSPARSE/cuBLAS headers, which a minimal
 // CUDA toolkit lacks.
 #include "cuda/ms_deform_attn_cuda.h"
 
+#include <ATen/Context.h>
 #include <ATen/Dispatch.h>
 #include <ATen/OpMathType.h>
 #include <ATen/cuda/Atomic.cuh>
@@ -34,6 +37,13 @@ int64_t blocks_for(int64_t threads) {
   const int64_t blocks = (threads + kThreadsPerBlock - 1) / kThreadsPerBlock;
   TORCH_CHECK(blocks <= std::numeric_limits<int32_t>::max(), "ms_deform_attn: input too large");
   return blocks;
+}
+
+// Level l's tokens [start, start + H*W) must lie inside value's S tokens.
+__device__ inline void assert_level_inside(const int64_t* starts, int64_t l, int64_t H, int64_t W,
+                                           int64_t S) {
+  CUDA_KERNEL_ASSERT_MSG(starts[l] >= 0 && H >= 0 && W >= 0 && starts[l] + H * W <= S,
+                         "ms_deform_attn: level_start_index/spatial_shapes point outside value");
 }
 
 // Lanes per sampling point in the backward: D rounded up to a power of two, at most a warp.
@@ -65,6 +75,7 @@ __global__ void forward_kernel(const scalar_t* __restrict__ value,
   acc_t acc = 0;
   for (int64_t l = 0; l < s.L; ++l) {
     const int64_t H = shapes[2 * l], W = shapes[2 * l + 1];
+    assert_level_inside(starts, l, H, W, s.S);
     const scalar_t* level_value = value + ((n * s.S + starts[l]) * s.M + m) * s.D + d;
     for (int64_t p = 0; p < s.P; ++p) {
       const int64_t point = (row * s.L + l) * s.P + p;
@@ -115,6 +126,7 @@ __global__ void backward_kernel(const scalar_t* __restrict__ value,
     const int64_t n = row / (s.Lq * s.M);
     H = shapes[2 * l];
     W = shapes[2 * l + 1];
+    assert_level_inside(starts, l, H, W, s.S);
     a = static_cast<acc_t>(attn[point]);
     on_map = bilinear_taps<acc_t>(static_cast<acc_t>(loc[2 * point]),
                                   static_cast<acc_t>(loc[2 * point + 1]), H, W, taps);
@@ -226,6 +238,8 @@ std::vector<at::Tensor> ms_deform_attn_backward_cuda(const at::Tensor& value,
                                                      const at::Tensor& sampling_locations,
                                                      const at::Tensor& attention_weights,
                                                      const at::Tensor& grad_output) {
+  // The value gradient is summed with atomics, in an order that varies from run to run.
+  at::globalContext().alertNotDeterministic("ms_deform_attn_backward_cuda");
   const c10::cuda::CUDAGuard device_guard(value.device());
   const bool same_type = sampling_locations.scalar_type() == value.scalar_type();
   std::vector<at::Tensor> grads;
