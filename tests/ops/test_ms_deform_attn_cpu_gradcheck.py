@@ -33,17 +33,29 @@ def test_cpu_kernel_gradcheck(name):
     assert torch.autograd.gradcheck(kernel, tuple(inputs[name] for name in INPUT_NAMES))
 
 
-def test_chunked_and_per_head_backward_agree():
-    """With 2 threads, N*M = 1 and enough work (N*Lq*M*L*P*D = 32768) the value gradient goes to
-    per-chunk buffers; with 1 thread it is accumulated per (n, m) slice. Both must agree."""
-    inputs = random_inputs(((7, 9), (4, 5)), batch=1, heads=1, channels=16, queries=256, points=4, seed=3)
-    grad_output = torch.randn(1, 256, 16, dtype=torch.float64)
-    grads = []
-    for threads in (2, 1):
-        torch.set_num_threads(threads)
-        copy = differentiable_copy(inputs)
-        kernel(*(copy[name] for name in INPUT_NAMES)).backward(grad_output)
-        grads.append([copy[name].grad for name in ("value", "sampling_locations", "attention_weights")])
-    for chunked, per_head in zip(*grads):
+def _backward_at(threads, inputs, grad_output):
+    torch.set_num_threads(threads)
+    copy = differentiable_copy(inputs)
+    kernel(*(copy[name] for name in INPUT_NAMES)).backward(grad_output)
+    return [copy[name].grad for name in ("value", "sampling_locations", "attention_weights")]
+
+
+def test_chunked_and_sliced_backward_agree():
+    """With 2 threads, one image, one level and one head (N*L*M = 1 slice of grad_value) and enough
+    work (N*Lq*M*L*P*D = 38400 >= 32768) the value gradient goes to per-chunk buffers; with 1 thread
+    the single slice accumulates it directly. Both must agree."""
+    inputs = random_inputs(((7, 9),), batch=1, heads=1, channels=16, queries=600, points=4, seed=3)
+    grad_output = torch.randn(1, 600, 16, dtype=torch.float64)
+    for chunked, sliced in zip(_backward_at(2, inputs, grad_output), _backward_at(1, inputs, grad_output)):
         # float64; only the summation order of the value gradient differs.
-        torch.testing.assert_close(chunked, per_head, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(chunked, sliced, rtol=1e-12, atol=1e-12)
+
+
+def test_sliced_backward_does_not_depend_on_thread_count():
+    """One image and one level: 2 threads cut the 3 heads into 2 slices run in parallel, 1 thread
+    keeps one slice. Every grad_value element receives its terms in query order either way, so the
+    results are the same to the last bit."""
+    inputs = random_inputs(((7, 9),), batch=1, heads=3, channels=8, queries=2000, points=3, seed=4)
+    grad_output = torch.randn(1, 2000, 24, dtype=torch.float64)
+    for two, one in zip(_backward_at(2, inputs, grad_output), _backward_at(1, inputs, grad_output)):
+        torch.testing.assert_close(two, one, rtol=0, atol=0)  # same operations in the same order
