@@ -51,19 +51,34 @@ if ! "$PY" -c "import detectron2.config, detectron2.engine" 2>/dev/null; then
   "$PY" -c "import detectron2.config, detectron2.engine" || { log "ERROR: detectron2 still not importable"; exit 1; }
 fi
 
-# Rebuild the editable install only when the build inputs changed (a CUDA build also serves CPU use).
+# Rebuild the editable install only when the build inputs changed (a CUDA build also serves CPU use),
+# or when a GPU is visible and the build lacks the CUDA kernel (the op would otherwise run the
+# PyTorch reference on the GPU). TORCH_CUDA_ARCH_LIST, when unset, is chosen by setup.py: the
+# visible GPU's architecture, or every architecture torch supports (+PTX) without a GPU.
 BUILD_STAMP="$VENV/.build.sha"
 SOURCES_SHA="$(cat "$ROOT/setup.py" $(find "$ROOT/ops/csrc" -type f 2>/dev/null | sort) 2>/dev/null | sha256sum | cut -d' ' -f1)"
-WANTED="$SOURCES_SHA"; [ "${FORCE_CUDA:-0}" = "1" ] && WANTED="$SOURCES_SHA-cuda"
+WANT_CUDA="${FORCE_CUDA:-0}"
+if "$PY" -c "import sys, torch; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+  WANT_CUDA=1
+fi
+WANTED="$SOURCES_SHA"; [ "$WANT_CUDA" = "1" ] && WANTED="$SOURCES_SHA-cuda"
 HAVE="$(cat "$BUILD_STAMP" 2>/dev/null || true)"
+if [ "$WANT_CUDA" = "1" ] && ! (cd "$ROOT" && "$PY" -c "import sys, torch, ops._C as c; sys.exit(not c.has_cuda_kernel())") 2>/dev/null; then
+  HAVE=""  # the built module lacks the CUDA kernel, whatever the stamp says
+fi
 if [ "$HAVE" != "$WANTED" ] && [ "$HAVE" != "$SOURCES_SHA-cuda" ]; then
-  log "building the project (editable) with its compiled op; FORCE_CUDA=${FORCE_CUDA:-0}"
+  log "building the project (editable) with its compiled op; CUDA kernel wanted: $WANT_CUDA"
   start=$(date +%s)
   export CUDA_HOME="${CUDA_HOME:-/usr/local/cuda}"
-  export TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}"
   export MAX_JOBS="${MAX_JOBS:-2}"
+  [ "$WANT_CUDA" = "1" ] && export FORCE_CUDA=1
   "${PIP[@]}" install --no-build-isolation --no-deps -e "$ROOT"
   log "build took $(( $(date +%s) - start ))s"
-  echo "$WANTED" > "$BUILD_STAMP"
+  if (cd "$ROOT" && "$PY" -c "import sys, torch, ops._C as c; sys.exit(not c.has_cuda_kernel())") 2>/dev/null; then
+    echo "$SOURCES_SHA-cuda" > "$BUILD_STAMP"
+  else
+    [ "$WANT_CUDA" = "1" ] && log "WARNING: built without the CUDA kernel (no CUDA toolkit at CUDA_HOME=$CUDA_HOME?)"
+    echo "$SOURCES_SHA" > "$BUILD_STAMP"
+  fi
 fi
 log "environment ready: $VENV"
