@@ -21,6 +21,7 @@ from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
 from projects.deploy.compile import compile_if_configured
 from projects.ema import load_ema_for_eval
 from projects.engine import Trainer, check_config_against_datasets, setup_project_loggers
+from projects.pretrain import register_embedded_trunk_handler
 from smca import add_smca_config
 
 METHOD_CONFIGS = [add_detr_config, add_deformable_detr_config, add_conditional_detr_config, add_smca_config]
@@ -42,6 +43,7 @@ def register_datasets(cfg):
     """Register the project's own datasets that ``cfg`` names (Detectron2 registers COCO itself)."""
     if set(EMBEDDED_DATASET_NAMES.values()) & set(cfg.DATASETS.TRAIN + cfg.DATASETS.TEST):
         register_embedded_dataset()
+    register_embedded_trunk_handler()  # MODEL.WEIGHTS "embedded-trunk://R-18.pkl": the cached pretrained trunk
 
 
 def setup(args):
