@@ -1,26 +1,57 @@
 #!/usr/bin/env python
-"""Convergence benchmark on the embedded dataset: every method trained with the same budget on CPU.
+"""Convergence benchmark on the embedded dataset: every method trained with the same budget.
 
-Each quickstart config is trained for ``--iters`` iterations (same batch, input sizes, backbone,
-hidden width and layer counts for all methods) and evaluated with COCOEvaluator every
-``--eval-every`` iterations. Prints AP (and AP50) per method per evaluation point, and the first
-evaluated iteration at which each method reaches ``--target-ap``.
+Two regimes (``--regime``):
 
-    .venv/bin/python tools/benchmark_convergence.py --iters 300 --eval-every 100
-    .venv/bin/python tools/benchmark_convergence.py --methods detr deformable_detr --iters 100
+* ``pretrained`` (default): configs/embedded_pretrained/<method>.yaml - the embedded ResNet-18
+  trunk pretrained on the embedded training split (MODEL.WEIGHTS), stem + res2 frozen, backbone LR
+  x0.1, each paper's base LR, as the papers train from an ImageNet-pretrained trunk;
+* ``random``: configs/quickstart/<method>_embedded.yaml - the whole model from random init.
 
-Runs are sequential subprocesses of train_net.py writing to OUTPUT_ROOT/<method>/ (Detectron2's
-log.txt, metrics.json, training_curves.png). ``--report-only`` prints the table from those folders
-without training again.
+Within a regime every method has the same trunk, data, input sizes, batch, hidden size, layers and
+budget. The tool adds the same overrides to every run: SOLVER.MAX_ITER = --iters, one LR drop
+(x0.1) at SOLVER.STEPS = (round(0.8 * iters),) - every paper drops its LR once at ~80% of its
+schedule (DETR: epoch 400 of 500; Deformable DETR, Conditional DETR, SMCA: epoch 40 of 50) -
+COCOEvaluator every --eval-every iterations (TEST.EVAL_PERIOD), a checkpoint at each evaluation
+(SOLVER.CHECKPOINT_PERIOD), SEED, and OUTPUT_DIR = <output-root>/<regime>/<method>/seed<k>; then the
+trailing config overrides given to this tool (they go last; after a list option such as --seeds,
+put ``--`` before them). The methods in --seeded-methods run once per --seeds entry, the others
+with the first seed only.
+
+    .venv/bin/python tools/benchmark_convergence.py --iters 600 --eval-every 100
+    .venv/bin/python tools/benchmark_convergence.py --regime random --iters 300 --eval-every 100
+    .venv/bin/python tools/benchmark_convergence.py --iters 600 --eval-every 100 MODEL.DEVICE cuda
+    .venv/bin/python tools/benchmark_convergence.py --methods detr deformable_detr -- SOLVER.IMS_PER_BATCH 4
+
+Runs are sequential train_net.py subprocesses (log.txt, metrics.json, training_curves.png in each
+run's folder). Nothing is lost on interruption (Ctrl-C lets the current run save a checkpoint):
+rerun the same command and finished runs (final evaluation in metrics.json) are reported as cached,
+an unfinished one continues with train_net.py --resume. Once a run is finished its periodic
+checkpoints (weights + optimizer state, ~140 MB each for the embedded models) are deleted and
+model_final.pth is kept, unless --keep-checkpoints.
+
+Output, also rebuilt from the run folders alone by ``--report-only``:
+
+* a Markdown table, printed and written to <output-root>/<regime>/table.md: per method, AP at each
+  evaluation point (mean over seeds ± half the range), AP50 and AP at the end, and the papers'
+  speed-up = (iterations DETR needs to reach its own final AP) / (iterations the method needs to
+  reach that AP), both read from the mean AP-vs-iteration curve (starting at AP 0 at iteration 0)
+  with linear interpolation between evaluation points; "never (x)" where a method ends at AP x
+  below DETR's final AP. DETR is 1.0x by definition.
+* <output-root>/<regime>/ap_vs_iteration.png: one line per method, the seeds' range shaded.
 """
 import argparse
-import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from projects.convergence import (LR_DROP_AT, EtaClock, MethodResult, budget_overrides, check_same_budget,  # noqa: E402
+                                  legend, markdown_table, mean_curve, plan_runs, plot_ap_vs_iteration,
+                                  prune_checkpoints, read_ap_curve, run_state, training_minutes)
+from projects.convergence.progress import minutes  # noqa: E402
+
 QUICKSTART = {
     "detr": "detr_embedded.yaml",
     "deformable_detr_single_scale": "deformable_detr_single_scale_embedded.yaml",
@@ -31,90 +62,135 @@ QUICKSTART = {
     "smca_single_scale": "smca_single_scale_embedded.yaml",
     "smca_multi_scale": "smca_multi_scale_embedded.yaml",
 }
+SEEDED_METHODS = ["detr", "conditional_detr", "smca_single_scale"]
 
-sys.path.insert(0, str(ROOT))
-from projects.plotting import read_metrics  # noqa: E402
 
-TRAINING_TIME = re.compile(r"Total training time: (\d+):(\d+):(\d+)")
+def config_file(regime, method):
+    """The config a method trains with in a regime (``pretrained``: the integrator's folder)."""
+    if regime == "random":
+        return ROOT / "configs" / "quickstart" / QUICKSTART[method]
+    return ROOT / "configs" / "embedded_pretrained" / f"{method}.yaml"
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--regime", choices=["pretrained", "random"], default="pretrained")
     parser.add_argument("--methods", nargs="+", default=list(QUICKSTART), choices=list(QUICKSTART))
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--eval-every", type=int, default=100)
-    parser.add_argument("--target-ap", type=float, default=5.0)
+    parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--seeded-methods", nargs="*", default=SEEDED_METHODS, choices=list(QUICKSTART),
+                        help="methods trained with every seed (the others: the first seed only)")
+    parser.add_argument("--target-ap", type=float, default=None, help="add a column: iterations to reach this AP")
     parser.add_argument("--output-root", default="output/benchmark_convergence")
-    parser.add_argument("--report-only", action="store_true", help="only print the table of earlier runs")
-    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides applied to every method")
-    return parser.parse_args(argv)
+    parser.add_argument("--keep-checkpoints", action="store_true",
+                        help="keep finished runs' periodic checkpoints (default: only model_final.pth stays)")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the table and plot of earlier runs")
+    parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides applied to every run (last)")
+    args = parser.parse_args(argv)
+    args.opts = args.opts[1:] if args.opts[:1] == ["--"] else args.opts
+    if args.iters < 1 or args.eval_every < 1:
+        parser.error("--iters and --eval-every must be >= 1")
+    return args
 
 
-def run_method(method, args):
-    """Train + periodic evaluation of one method; returns the wall-clock seconds."""
-    output_dir = Path(args.output_root) / method
-    output_dir.mkdir(parents=True, exist_ok=True)
-    command = [
-        sys.executable, str(ROOT / "train_net.py"), "--config-file", str(ROOT / "configs/quickstart" / QUICKSTART[method]),
-        "SOLVER.MAX_ITER", str(args.iters), "SOLVER.STEPS", "()", "TEST.EVAL_PERIOD", str(args.eval_every),
-        "SOLVER.CHECKPOINT_PERIOD", str(10 * args.iters), "OUTPUT_DIR", str(output_dir), *args.opts,
-    ]
-    start = time.time()
-    done = subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"{method} failed (exit {done.returncode}): {done.stderr[-2000:]}")
-    return time.time() - start
+def train_command(run, args, launcher, resume):
+    """The train_net.py command line of one run (``launcher``: the interpreter and script)."""
+    return [*launcher, "--config-file", str(config_file(args.regime, run.method)), *(["--resume"] if resume else []),
+            *budget_overrides(args.iters, args.eval_every, run.seed, run.output_dir), *args.opts]
 
 
-def ap_curve(method, args):
-    """[(iterations trained, AP, AP50)] of a finished run, from its metrics.json.
-
-    Periodic evaluations are stored under the 0-based index of the last step, the final one under
-    MAX_ITER, hence the +1 capped at --iters."""
-    metrics = Path(args.output_root) / method / "metrics.json"
-    if not metrics.is_file():
-        return []
-    records = [r for r in read_metrics(metrics) if "bbox/AP" in r]
-    return [(min(r["iteration"] + 1, args.iters), r["bbox/AP"], r["bbox/AP50"]) for r in records]
-
-
-def training_minutes(method, args):
-    """Training time (evaluation excluded) that Detectron2 logged for a finished run, in minutes."""
-    log = Path(args.output_root) / method / "log.txt"
-    found = TRAINING_TIME.findall(log.read_text()) if log.is_file() else []
-    if not found:
-        return float("nan")
-    hours, minutes, seconds = (int(x) for x in found[-1])
-    return hours * 60 + minutes + seconds / 60
+def train(run, args, launcher, resume):
+    """Train one run to the end. On Ctrl-C, wait for train_net.py to save its checkpoint, then stop."""
+    run.output_dir.mkdir(parents=True, exist_ok=True)
+    stderr_file = run.output_dir / "stderr.txt"
+    with open(stderr_file, "a") as stderr:
+        process = subprocess.Popen(train_command(run, args, launcher, resume), cwd=ROOT,
+                                   stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            returncode = process.wait()
+        except KeyboardInterrupt:
+            print("\nInterrupted: waiting for train_net.py to save a checkpoint ...", flush=True)
+            process.wait()
+            sys.exit(f"Stopped. Rerun the same command to resume {run.output_dir} and continue the benchmark.")
+    if returncode != 0:
+        tail = stderr_file.read_text()[-2000:]
+        sys.exit(f"{run.method} seed {run.seed} failed (exit {returncode}); see {run.output_dir}/log.txt\n{tail}")
 
 
-def print_table(results, args):
-    points = sorted({it for curve, _ in results.values() for it, _, _ in curve})
-    header = ["method"] + [f"AP@{p}" for p in points] + [f"AP50@{points[-1]}", f"iters to AP {args.target_ap:g}",
-                                                          "train minutes"]
-    rows = []
-    for method, (curve, minutes) in results.items():
-        if not curve:
+def train_all(runs, args, launcher):
+    """Every run in order: cached ones skipped, unfinished ones resumed; progress and ETA printed."""
+    states = [run_state(run, args.iters, args.eval_every) for run in runs]
+    clock = EtaClock()
+    for index, (run, state) in enumerate(zip(runs, states)):
+        label = f"[{index + 1}/{len(runs)}] {run.method} seed {run.seed}"
+        if state == "cached":
+            print(f"{label}: cached ({run.output_dir})", flush=True)
+            finish(run, args)
             continue
-        by_iter = {it: (ap, ap50) for it, ap, ap50 in curve}
-        reached = next((it for it, ap, _ in curve if ap >= args.target_ap), None)
-        rows.append([method] + [f"{by_iter[p][0]:.2f}" if p in by_iter else "-" for p in points]
-                    + [f"{curve[-1][2]:.2f}" if curve else "-", str(reached or f">{args.iters}"), f"{minutes:.1f}"])
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
-    for row in [header, ["-" * w for w in widths]] + rows:
-        print(" | ".join(cell.ljust(w) for cell, w in zip(row, widths)))
+        print(f"{label}: {'resuming' if state == 'resume' else 'training'} to {args.iters} iterations ...", flush=True)
+        started = clock.elapsed()
+        train(run, args, launcher, resume=state == "resume")
+        clock.record(run.method, clock.elapsed() - started)
+        if run_state(run, args.iters, args.eval_every) != "cached":
+            sys.exit(f"{run.output_dir}: train_net.py ended without an evaluation at iteration {args.iters}")
+        finish(run, args)
+        final = read_ap_curve(run.metrics_file, args.iters, args.eval_every)[-1]
+        left = [r.method for r, s in zip(runs[index + 1:], states[index + 1:]) if s != "cached"]
+        print(f"    done in {minutes(clock.elapsed() - started)}, final AP {final.ap:.2f}; "
+              f"elapsed {minutes(clock.elapsed())}, ETA {minutes(clock.eta(left))}", flush=True)
 
 
-def main(argv=None):
+def finish(run, args):
+    """A finished run keeps model_final.pth only (unless --keep-checkpoints)."""
+    if not args.keep_checkpoints:
+        prune_checkpoints(run)
+
+
+def collect_results(runs, args):
+    """One MethodResult per method from its finished runs; methods without any are named on stdout."""
+    results = []
+    for method in dict.fromkeys(run.method for run in runs):
+        finished = [r for r in runs if r.method == method
+                    and run_state(r, args.iters, args.eval_every) == "cached"]
+        if not finished:
+            print(f"(no finished run of {method} under {Path(args.output_root) / args.regime})")
+            continue
+        curves = [read_ap_curve(r.metrics_file, args.iters, args.eval_every) for r in finished]
+        train_time = sum(training_minutes(r) for r in finished) / len(finished)
+        results.append(MethodResult(method, [r.seed for r in finished], mean_curve(curves), train_time))
+    return results
+
+
+def report(runs, args):
+    """Print the table; write table.md and ap_vs_iteration.png next to the run folders."""
+    results = collect_results(runs, args)
+    if not results:
+        sys.exit("nothing to report yet")
+    regime_root = Path(args.output_root) / args.regime
+    text = markdown_table(results, target_ap=args.target_ap) + "\n" + legend(
+        args.regime, args.iters, args.eval_every, round(LR_DROP_AT * args.iters))
+    (regime_root / "table.md").write_text(text)
+    png = plot_ap_vs_iteration(results, regime_root / "ap_vs_iteration.png",
+                               f"Embedded dataset, {args.regime} trunk: AP vs iteration")
+    print(text + f"\nWritten: {regime_root / 'table.md'}, {png}")
+
+
+def main(argv=None, launcher=None):
+    """``launcher``: the command that runs train_net.py (default: this interpreter + train_net.py)."""
     args = parse_args(argv)
+    runs = plan_runs(Path(args.output_root) / args.regime, args.methods, args.seeds, args.seeded_methods)
+    missing = sorted({str(path) for path in (config_file(args.regime, m) for m in args.methods) if not path.is_file()})
+    if missing and not args.report_only:
+        sys.exit(f"missing config(s) for --regime {args.regime}: {', '.join(missing)}")
+    try:
+        for run in runs:
+            check_same_budget(run, args.iters, args.eval_every)
+    except ValueError as error:
+        sys.exit(str(error))
     if not args.report_only:
-        for index, method in enumerate(args.methods):
-            print(f"[{index + 1}/{len(args.methods)}] training {method} for {args.iters} iterations ...", flush=True)
-            seconds = run_method(method, args)
-            curve = ap_curve(method, args)
-            print(f"    done in {seconds / 60:.1f} min; AP curve {[(it, round(ap, 2)) for it, ap, _ in curve]}",
-                  flush=True)
-    print_table({m: (ap_curve(m, args), training_minutes(m, args)) for m in args.methods}, args)
+        train_all(runs, args, launcher or [sys.executable, str(ROOT / "train_net.py")])
+    report(runs, args)
 
 
 if __name__ == "__main__":
