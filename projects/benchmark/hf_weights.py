@@ -1,0 +1,199 @@
+"""Our parameter names -> Hugging Face transformers' names, and the weight copy between the two models.
+
+Every rule is written out per method (no guessing by shape): a rule maps one of our state-dict
+names to one HF name, except ``nn.MultiheadAttention``'s fused ``in_proj_{weight,bias}`` [3C, ...],
+which HF keeps as separate q/k/v projections (rows [0, C) = q, [C, 2C) = k, [2C, 3C) = v).
+The copy is refused unless the mapped names are exactly HF's state-dict names, with equal shapes.
+"""
+import re
+from typing import Callable, Dict, List, Tuple
+
+import torch
+from torch import nn
+
+# (pattern on our name, HF name template for re.Match.expand); a method's rules: the first match wins
+Rule = Tuple[str, str]
+FUSED_QKV = re.compile(r"^(?P<prefix>.*)\.in_proj_(?P<kind>weight|bias)$")
+HF_BACKBONE = "model.backbone.model."
+IGNORED_PREFIXES = ("criterion.",)  # our loss buffers (e.g. the no-object class weight), not model weights
+
+# FFN and attention output names common to HF's DETR-family layers, applied after a method rule
+LAYER_RULES: List[Rule] = [
+    (r"^(.*)\.ffn\.linear1\.(weight|bias)$", r"\1.mlp.fc1.\2"),
+    (r"^(.*)\.ffn\.linear2\.(weight|bias)$", r"\1.mlp.fc2.\2"),
+    (r"^(.*)\.out_proj\.(weight|bias)$", r"\1.o_proj.\2"),
+]
+# the DETR encoder layer (DETR and Conditional DETR): self-attention, norm1, FFN, norm2
+DETR_ENCODER_RULES: List[Rule] = [
+    (r"^transformer\.encoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.encoder.layers.\1.self_attn_layer_norm.\2"),
+    (r"^transformer\.encoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.encoder.layers.\1.final_layer_norm.\2"),
+    (r"^transformer\.encoder\.(.*)$", r"model.encoder.\1"),
+]
+
+DEFORMABLE_DETR_RULES: List[Rule] = [
+    (r"^input_proj\.(.*)$", r"model.input_proj.\1"),
+    (r"^query_embed\.weight$", r"model.query_position_embeddings.weight"),
+    (r"^transformer\.level_embed$", r"model.level_embed"),
+    (r"^transformer\.reference_points\.(.*)$", r"model.reference_points.\1"),
+    (r"^transformer\.encoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.encoder.layers.\1.self_attn_layer_norm.\2"),
+    (r"^transformer\.encoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.encoder.layers.\1.final_layer_norm.\2"),
+    (r"^transformer\.encoder\.(.*)$", r"model.encoder.\1"),
+    # our decoder norms follow the official names: norm2 after self-attention, norm1 after cross-attention
+    (r"^transformer\.decoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.decoder.layers.\1.self_attn_layer_norm.\2"),
+    (r"^transformer\.decoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.decoder.layers.\1.encoder_attn_layer_norm.\2"),
+    (r"^transformer\.decoder\.layers\.(\d+)\.norm3\.(.*)$", r"model.decoder.layers.\1.final_layer_norm.\2"),
+    (r"^transformer\.decoder\.layers\.(\d+)\.cross_attn\.(.*)$", r"model.decoder.layers.\1.encoder_attn.\2"),
+    (r"^transformer\.decoder\.(.*)$", r"model.decoder.\1"),
+    (r"^(class_embed|bbox_embed)\.(.*)$", r"\1.\2"),
+]
+
+DETR_RULES: List[Rule] = [
+    (r"^input_proj\.(.*)$", r"model.input_projection.\1"),
+    (r"^query_embed\.weight$", r"model.query_position_embeddings.weight"),
+    *DETR_ENCODER_RULES,
+    (r"^transformer\.decoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.decoder.layers.\1.self_attn_layer_norm.\2"),
+    (r"^transformer\.decoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.decoder.layers.\1.encoder_attn_layer_norm.\2"),
+    (r"^transformer\.decoder\.layers\.(\d+)\.norm3\.(.*)$", r"model.decoder.layers.\1.final_layer_norm.\2"),
+    (r"^transformer\.decoder\.layers\.(\d+)\.multihead_attn\.(.*)$", r"model.decoder.layers.\1.encoder_attn.\2"),
+    (r"^transformer\.decoder\.norm\.(.*)$", r"model.decoder.layernorm.\1"),
+    (r"^transformer\.decoder\.(.*)$", r"model.decoder.\1"),
+    (r"^class_embed\.(.*)$", r"class_labels_classifier.\1"),
+    (r"^bbox_embed\.(.*)$", r"bbox_predictor.\1"),
+]
+
+# Conditional DETR decoder layer: our sa_* / ca_* projections (official names) -> HF's per-attention ones
+CONDITIONAL_PROJECTIONS = {
+    "sa_qcontent_proj": "self_attn.q_content_proj", "sa_qpos_proj": "self_attn.q_pos_proj",
+    "sa_kcontent_proj": "self_attn.k_content_proj", "sa_kpos_proj": "self_attn.k_pos_proj",
+    "sa_v_proj": "self_attn.v_proj", "self_attn.out_proj": "self_attn.o_proj",
+    "ca_qcontent_proj": "encoder_attn.q_content_proj", "ca_qpos_proj": "encoder_attn.q_pos_proj",
+    "ca_kcontent_proj": "encoder_attn.k_content_proj", "ca_kpos_proj": "encoder_attn.k_pos_proj",
+    "ca_v_proj": "encoder_attn.v_proj", "ca_qpos_sine_proj": "encoder_attn.q_pos_sine_proj",
+    "cross_attn.out_proj": "encoder_attn.o_proj",
+}
+CONDITIONAL_DETR_RULES: List[Rule] = [
+    (r"^input_proj\.(.*)$", r"model.input_projection.\1"),
+    (r"^query_embed\.weight$", r"model.query_position_embeddings.weight"),
+    *DETR_ENCODER_RULES,
+    *[(rf"^transformer\.decoder\.layers\.(\d+)\.{re.escape(ours)}\.(weight|bias)$",
+       rf"model.decoder.layers.\1.{theirs}.\2") for ours, theirs in CONDITIONAL_PROJECTIONS.items()],
+    (r"^transformer\.decoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.decoder.layers.\1.self_attn_layer_norm.\2"),
+    (r"^transformer\.decoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.decoder.layers.\1.encoder_attn_layer_norm.\2"),
+    (r"^transformer\.decoder\.layers\.(\d+)\.norm3\.(.*)$", r"model.decoder.layers.\1.final_layer_norm.\2"),
+    (r"^transformer\.decoder\.norm\.(.*)$", r"model.decoder.layernorm.\1"),
+    (r"^transformer\.decoder\.(query_scale|ref_point_head)\.(.*)$", r"model.decoder.\1.\2"),
+    (r"^transformer\.decoder\.(.*)$", r"model.decoder.\1"),
+    (r"^class_embed\.(.*)$", r"class_labels_classifier.\1"),
+    (r"^bbox_embed\.(.*)$", r"bbox_predictor.\1"),
+]
+
+METHOD_RULES = {"DeformableDETR": DEFORMABLE_DETR_RULES, "DETR": DETR_RULES,
+                "ConditionalDETR": CONDITIONAL_DETR_RULES}
+
+
+def backbone_name(name: str):
+    """Detectron2 ResNet name (``backbone.body.*``) -> HF ResNet name, or None if ``name`` is not one.
+
+    stem.conv1 -> embedder.embedder; res<s>.<b>.conv<c> -> encoder.stages.<s-2>.layers.<b>.layer.<c-1>;
+    res<s>.<b>.shortcut -> ...shortcut; a conv's ``.norm.*`` (FrozenBN) -> ``.normalization.*``.
+    """
+    match = re.match(r"^backbone\.body\.(.*)$", name)
+    if match is None:
+        return None
+    rest = match[1]
+    conv = re.match(r"^stem\.conv1(\.norm)?\.(\w+)$", rest)
+    if conv:
+        return f"{HF_BACKBONE}embedder.embedder.{'normalization' if conv[1] else 'convolution'}.{conv[2]}"
+    block = re.match(r"^res(\d)\.(\d+)\.(conv(\d)|shortcut)(\.norm)?\.(\w+)$", rest)
+    if block is None:
+        raise KeyError(f"No HF ResNet name for our backbone parameter {name!r}")
+    stage, index, _, conv_index, norm, leaf = block.groups()
+    module = "shortcut" if conv_index is None else f"layer.{int(conv_index) - 1}"
+    return (f"{HF_BACKBONE}encoder.stages.{int(stage) - 2}.layers.{index}.{module}."
+            f"{'normalization' if norm else 'convolution'}.{leaf}")
+
+
+def hf_names(name: str, shape, rules: List[Rule]) -> List[Tuple[str, Callable]]:
+    """[(HF name, slice of our tensor)] for one of our names (three entries for a fused q/k/v)."""
+    mapped = backbone_name(name)
+    if mapped is not None:
+        return [(mapped, lambda t: t)]
+    for pattern, template in rules:
+        match = re.match(pattern, name)
+        if match:
+            return expand_fused(rename_layer_parts(match.expand(template)), shape)
+    raise KeyError(f"No HF name for our parameter {name!r}")
+
+
+def rename_layer_parts(name: str) -> str:
+    """Apply every ``LAYER_RULES`` rename (FFN, attention output) to an already-moved name."""
+    for pattern, template in LAYER_RULES:
+        name = re.sub(pattern, template, name)
+    return name
+
+
+def expand_fused(mapped: str, shape) -> List[Tuple[str, Callable]]:
+    """A mapped name ending in ``in_proj_{weight,bias}`` -> its q/k/v projections (row thirds)."""
+    fused = FUSED_QKV.match(mapped)
+    if fused is None:
+        return [(mapped, lambda t: t)]
+    rows = shape[0] // 3
+    return [(f"{fused['prefix']}.{proj}_proj.{fused['kind']}", lambda t, i=i: t[i * rows:(i + 1) * rows])
+            for i, proj in enumerate(("q", "k", "v"))]
+
+
+def to_hf_state_dict(ours: Dict[str, torch.Tensor], arch: str) -> Dict[str, torch.Tensor]:
+    """Our state dict -> HF names (loss buffers dropped). KeyError on a name without a rule,
+    ValueError when two of our tensors map to one HF name with different values."""
+    rules = METHOD_RULES[arch]
+    mapped: Dict[str, torch.Tensor] = {}
+    for name, tensor in ours.items():
+        if name.startswith(IGNORED_PREFIXES):
+            continue
+        for hf_name, select in hf_names(name, tensor.shape, rules):
+            value = select(tensor)
+            if hf_name in mapped and not torch.equal(mapped[hf_name], value):
+                raise ValueError(f"Two of our tensors map to {hf_name} with different values")
+            mapped[hf_name] = value
+    return mapped
+
+
+def check_same_layout(mapped: Dict[str, torch.Tensor], theirs: Dict[str, torch.Tensor]) -> None:
+    """ValueError listing HF names nobody fills, names HF lacks and shape mismatches (none allowed)."""
+    missing = sorted(set(theirs) - set(mapped))
+    unexpected = sorted(set(mapped) - set(theirs))
+    shapes = [k for k in set(mapped) & set(theirs) if mapped[k].shape != theirs[k].shape]
+    if missing or unexpected or shapes:
+        raise ValueError(f"Weight mapping to Hugging Face is incomplete: missing {missing[:5]} ({len(missing)}), "
+                         f"unexpected {unexpected[:5]} ({len(unexpected)}), shape mismatches {sorted(shapes)[:5]}")
+
+
+def copy_weights(ours: nn.Module, hf: nn.Module, arch: str) -> None:
+    """Load every weight of ``ours`` into ``hf`` through the name mapping (strict, checked first)."""
+    mapped = to_hf_state_dict(ours.state_dict(), arch)
+    check_same_layout(mapped, hf.state_dict())
+    hf.load_state_dict(mapped, strict=True)
+
+
+def match_trainable(hf: nn.Module, freeze_at: int) -> None:
+    """Give the HF ResNet the trainable set of Detectron2's ``MODEL.BACKBONE.FREEZE_AT``.
+
+    Detectron2 freezes the stem (FREEZE_AT >= 1) and res2..res<FREEZE_AT> (HF stages 0..FREEZE_AT-2).
+    HF's own rule ("stage.1" etc. in the name) never matches its own ResNet's "stages.1" names and so
+    freezes the whole trunk, which would spare it the backbone's backward in a training comparison.
+    """
+    frozen = ([f"{HF_BACKBONE}embedder."] if freeze_at >= 1 else []) + [
+        f"{HF_BACKBONE}encoder.stages.{stage}." for stage in range(freeze_at - 1)]
+    for name, param in hf.named_parameters():
+        param.requires_grad_(not name.startswith(tuple(frozen)))
+
+
+def check_same_trainable(ours: nn.Module, hf: nn.Module, arch: str) -> None:
+    """ValueError unless exactly the parameters mapped from our trainable ones are trainable in ``hf``."""
+    rules = METHOD_RULES[arch]
+    expected = {hf_name for name, p in ours.named_parameters(remove_duplicate=False) if p.requires_grad
+                for hf_name, _ in hf_names(name, p.shape, rules)}
+    found = {name for name, p in hf.named_parameters(remove_duplicate=False) if p.requires_grad}
+    if expected != found:
+        diff = sorted(expected ^ found)
+        raise ValueError(f"Trainable parameters differ from ours: {diff[:5]} ({len(diff)})")
