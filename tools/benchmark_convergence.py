@@ -75,11 +75,12 @@ def config_file(regime, method):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--regime", choices=["pretrained", "random"], default="pretrained")
-    parser.add_argument("--methods", nargs="+", default=list(QUICKSTART), choices=list(QUICKSTART))
+    parser.add_argument("--methods", nargs="+", default=list(QUICKSTART), choices=list(QUICKSTART), metavar="METHOD",
+                        help="any of: " + ", ".join(QUICKSTART) + " (default: all)")
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--seeded-methods", nargs="*", default=SEEDED_METHODS, choices=list(QUICKSTART),
+    parser.add_argument("--seeded-methods", nargs="*", default=SEEDED_METHODS, choices=list(QUICKSTART), metavar="METHOD",
                         help="methods trained with every seed (the others: the first seed only)")
     parser.add_argument("--target-ap", type=float, default=None, help="add a column: iterations to reach this AP")
     parser.add_argument("--output-root", default="output/benchmark_convergence")

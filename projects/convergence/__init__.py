@@ -19,5 +19,5 @@ from .speedup import iterations_to_reach, speed_up
 from .table import MethodResult, legend, markdown_table
 
 __all__ = ["ApPoint", "MeanPoint", "mean_curve", "read_ap_curve", "plot_ap_vs_iteration", "EtaClock", "LR_DROP_AT",
-           "Run", "budget_overrides", "check_same_budget", "plan_runs", "prune_checkpoints", "run_state", "training_minutes",
-           "iterations_to_reach", "speed_up", "MethodResult", "legend", "markdown_table"]
+           "Run", "budget_overrides", "check_same_budget", "plan_runs", "prune_checkpoints", "run_state",
+           "training_minutes", "iterations_to_reach", "speed_up", "MethodResult", "legend", "markdown_table"]

@@ -26,6 +26,7 @@ def plot_ap_vs_iteration(results: Sequence[MethodResult], output_file, title: st
                          label=f"{reference} final AP (speed-up target)")
     axis.set(xlabel="iteration", ylabel="COCO bbox AP (validation)", title=title)
     axis.set_xlim(left=0)
+    axis.set_ylim(bottom=0)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
     figure.tight_layout()
