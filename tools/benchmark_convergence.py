@@ -27,7 +27,7 @@ Runs are sequential train_net.py subprocesses (log.txt, metrics.json, training_c
 run's folder). Nothing is lost on interruption (Ctrl-C lets the current run save a checkpoint):
 rerun the same command and finished runs (final evaluation in metrics.json) are reported as cached,
 an unfinished one continues with train_net.py --resume. Once a run is finished its periodic
-checkpoints (weights + optimizer state, ~140 MB each for the embedded models) are deleted and
+checkpoints (weights + optimizer state, over 100 MB each for the embedded models) are deleted and
 model_final.pth is kept, unless --keep-checkpoints.
 
 Output, also rebuilt from the run folders alone by ``--report-only``:
