@@ -7,6 +7,7 @@
     python train_net.py --config-file ... --resume          # continue from OUTPUT_DIR/last_checkpoint
 """
 import logging
+import sys
 
 from detectron2.config import get_cfg
 from detectron2.engine import default_argument_parser, default_setup, launch
@@ -75,5 +76,9 @@ def main(args):
 if __name__ == "__main__":
     arguments = default_argument_parser().parse_args()
     logging.getLogger(__name__).info("Command line arguments: %s", arguments)
-    launch(main, arguments.num_gpus, num_machines=arguments.num_machines, machine_rank=arguments.machine_rank,
-           dist_url=arguments.dist_url, args=(arguments,))
+    try:
+        launch(main, arguments.num_gpus, num_machines=arguments.num_machines, machine_rank=arguments.machine_rank,
+               dist_url=arguments.dist_url, args=(arguments,))
+    except KeyboardInterrupt:  # the trainer has saved model_interrupted.pth (see projects/engine.py)
+        print("Interrupted: progress saved in OUTPUT_DIR; rerun with --resume to continue.", file=sys.stderr)
+        sys.exit(130)
