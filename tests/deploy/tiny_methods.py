@@ -44,10 +44,11 @@ def random_images(sizes, seed):
 
 
 def embedded_val_images(count=2):
-    """Paths of the first embedded-dataset validation images (generated if needed)."""
-    from projects.data import ensure_embedded_dataset
+    """Paths of the first validation images of the registered embedded dataset: the session's small
+    copy in the test process; spawned workers, where nothing is registered, use the default cache."""
+    from projects.data import register_embedded_dataset
     from projects.data.embedded_dataset import image_folder
 
-    root = ensure_embedded_dataset()
+    root = register_embedded_dataset()
     folder = Path(image_folder(root, "val"))
     return [str(folder / name) for name in sorted(os.listdir(folder))[:count]]
