@@ -2,7 +2,7 @@
 """Our models vs Hugging Face transformers' (same weights copied over), CPU time and training memory.
 
     python tools/benchmark_peers.py [--methods deformable_detr conditional_detr detr] [--threads 1 2]
-        [--repeats 3] [--train-repeats 2] [--atol 1e-4] [--no-memory] [--profile]
+        [--repeats 3] [--train-repeats 2] [--atol 1e-4] [--no-memory | --memory-only] [--profile]
 
 Needs transformers (``pip install -r tools/benchmark_requirements.txt``); the project does not.
 For each method (R50 configs below, random init, perturbed, BN statistics calibrated), our model
@@ -10,11 +10,13 @@ and HF's (HF ResNet backbone, ``use_timm_backbone=False``) get every weight thro
 name mapping; the class logits and boxes of both must agree within --atol on every timed input,
 else nothing is timed. Inference (eval, no_grad) on one 512x512 image and on a padded batch of two
 images (600x800 and 560x752, one pixel mask for both), at each thread count; for Deformable DETR
-also one training step (forward + backward of each side's own loss: ours = matcher + criterion
-on every decoder layer, HF = its loss with ``labels``, auxiliary loss on; no optimizer step).
-Median of --repeats calls after a warm-up, ours and HF alternating, in one process. Memory: the
-peak RSS growth of one Deformable DETR training step (batch 2, 800x1216 and 760x1140), each side
-in its own fresh subprocess. --profile: torch.profiler's top ops of both at 512x512 (Deformable DETR).
+also one training step at the largest thread count (forward + backward of each side's own loss:
+ours = matcher + criterion on every decoder layer, HF = its loss with ``labels``, auxiliary loss
+on; no optimizer step) on the 2-image batch. Median wall and process-CPU time of --repeats calls
+after a warm-up, ours and HF alternating, in one process (on a shared machine the CPU time is the
+robust measure: waiting for a core is not in it). Memory, measured first: the
+peak RSS growth of one Deformable DETR training step (batch 2, 800x1216 and 760x1140 padded), each
+side in its own fresh subprocess. --profile instead prints torch.profiler's top ops of both sides (512x512).
 """
 import argparse
 import datetime
@@ -38,7 +40,7 @@ CONFIGS = {
 }
 INFERENCE_INPUTS = {"1x512x512": [(512, 512)], "2x600x800": [(600, 800), (560, 752)]}
 TRAIN_INPUT = "2x600x800"
-MEMORY_SIZES = [(800, 1216), (760, 1140)]
+MEMORY_SIZES = "800x1216,760x1140"
 
 
 def parse_args(argv=None):
@@ -49,7 +51,10 @@ def parse_args(argv=None):
     parser.add_argument("--train-repeats", type=int, default=2)
     parser.add_argument("--atol", type=float, default=1e-4, help="max |ours - HF| of logits and boxes")
     parser.add_argument("--no-memory", action="store_true", help="skip the training-memory subprocesses")
-    parser.add_argument("--profile", action="store_true", help="print torch.profiler top ops (Deformable DETR)")
+    parser.add_argument("--memory-only", action="store_true", help="only the training-memory subprocesses")
+    parser.add_argument("--memory-sizes", default=MEMORY_SIZES, help="HxW,HxW of the memory measurement's batch")
+    parser.add_argument("--profile", action="store_true",
+                        help="only profile each method at 1x512x512, fewest threads (torch.profiler top ops)")
     parser.add_argument("--memory-child", choices=["ours", "hf"], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -103,6 +108,20 @@ def time_training(pair, batch, threads, repeats):
         pair.ours.eval(), pair.hf.eval()
 
 
+def report_row(row):
+    method, call, threads, ours, hf = row
+    print(f"  {call} threads={threads}: ours {ours.wall * 1e3:.0f} ms (CPU {ours.cpu * 1e3:.0f} ms), "
+          f"HF {hf.wall * 1e3:.0f} ms (CPU {hf.cpu * 1e3:.0f} ms)", flush=True)
+
+
+def profile_method(method, args):
+    """torch.profiler's top ops of both sides on the verified 1x512x512 input (nothing timed)."""
+    from projects.benchmark.peers import build_pair
+
+    pair = build_pair(load_cfg(method))
+    profile(pair, verified_batch(pair, "1x512x512", args.atol), min(args.threads))
+
+
 def benchmark_method(method, args, rows):
     from projects.benchmark.peers import build_pair
 
@@ -112,14 +131,12 @@ def benchmark_method(method, args, rows):
         for threads in args.threads:
             ours, hf = time_inference(pair, batch, threads, args.repeats)
             rows.append((method, f"inference {name}", threads, ours, hf))
-            print(f"  {rows[-1][1]} threads={threads}: ours {ours * 1e3:.0f} ms, HF {hf * 1e3:.0f} ms", flush=True)
+            report_row(rows[-1])
     if method == "deformable_detr":
-        for threads in args.threads:
-            ours, hf = time_training(pair, batches[TRAIN_INPUT], threads, args.train_repeats)
-            rows.append((method, f"train step {TRAIN_INPUT}", threads, ours, hf))
-            print(f"  {rows[-1][1]} threads={threads}: ours {ours * 1e3:.0f} ms, HF {hf * 1e3:.0f} ms", flush=True)
-        if args.profile:
-            profile(pair, batches["1x512x512"], max(args.threads))
+        threads = max(args.threads)
+        ours, hf = time_training(pair, batches[TRAIN_INPUT], threads, args.train_repeats)
+        rows.append((method, f"train step {TRAIN_INPUT}", threads, ours, hf))
+        report_row(rows[-1])
 
 
 def profile(pair, batch, threads, top=12):
@@ -132,46 +149,63 @@ def profile(pair, batch, threads, top=12):
     for name, run in (("ours", lambda: ours_outputs(pair.ours, batch)), ("HF", lambda: hf_outputs(pair.hf, batch))):
         with torch.no_grad(), torch_profile(activities=[ProfilerActivity.CPU]) as prof:
             run()
-        print(f"\n{name}, 1x512x512, {threads} thread(s):")
+        print(f"\n{pair.arch} {name}, 1x512x512, {threads} thread(s):")
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top))
 
 
-def memory_child(side, threads):
-    """In a fresh process: build one side only, run one training step, print its peak RSS as JSON."""
-    from projects.benchmark.hf_configs import build_hf_model
-    from projects.benchmark.hf_weights import match_trainable
-    from projects.benchmark.peers import (batch_for, calibrate_frozen_bn, hf_training_loss, ours_training_loss,
-                                          perturb, random_targets, CALIBRATION_SIZES)
-    from projects.benchmark.timing import peak_growth_mb
+def parse_sizes(text):
+    """"800x1216,760x1140" -> [(800, 1216), (760, 1140)]."""
+    return [tuple(int(v) for v in size.split("x")) for size in text.split(",")]
+
+
+def build_side(side, cfg):
+    """(model in train mode, its loss function) of one side only: ours as the benchmark builds it,
+    or HF's (random init; the memory of a step does not depend on the weights' values)."""
     from detectron2.modeling import build_model
 
-    torch.set_num_threads(threads)
+    from projects.benchmark.hf_configs import build_hf_model
+    from projects.benchmark.hf_weights import match_trainable
+    from projects.benchmark.peers import (CALIBRATION_SIZES, batch_for, calibrate_frozen_bn, hf_training_loss,
+                                          ours_training_loss, perturb)
+
     torch.manual_seed(0)
-    cfg = load_cfg("deformable_detr")
-    ours = build_model(cfg)
-    perturb(ours)
-    calibrate_frozen_bn(ours, batch_for(ours, CALIBRATION_SIZES))
-    batch = batch_for(ours, MEMORY_SIZES)
-    targets = random_targets(len(MEMORY_SIZES), cfg.MODEL.DETR.NUM_CLASSES)
-    if side == "ours":
-        model, loss_fn = ours.train(), ours_training_loss
-    else:
-        del ours  # the HF side holds only its own model
-        model, loss_fn = build_hf_model(cfg).train(), hf_training_loss
+    if side == "hf":
+        model = build_hf_model(cfg)
         match_trainable(model, cfg.MODEL.BACKBONE.FREEZE_AT)
+        return model.train(), hf_training_loss
+    model = build_model(cfg)
+    perturb(model)
+    calibrate_frozen_bn(model, batch_for(model, CALIBRATION_SIZES))
+    return model.train(), ours_training_loss
+
+
+def memory_child(side, threads, sizes):
+    """In a fresh process: build one side only, run one training step, print its peak RSS as JSON."""
+    from projects.benchmark.peers import make_batch, random_targets
+    from projects.benchmark.timing import peak_growth_mb
+
+    torch.set_num_threads(threads)
+    cfg = load_cfg("deformable_detr")
+    batch = make_batch(sizes, cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD)
+    targets = random_targets(len(sizes), cfg.MODEL.DETR.NUM_CLASSES)
+    model, loss_fn = build_side(side, cfg)
     before, growth = peak_growth_mb(lambda: training_step(model, loss_fn, batch, targets))
     print(json.dumps({"before_mb": before, "growth_mb": growth}))
 
 
-def measure_memory(threads):
-    """{side: (peak RSS before, growth during the step)} from one fresh subprocess per side."""
+def measure_memory(threads, sizes):
+    """{side: (RSS before the step, peak growth during it)} from one fresh subprocess per side (None on failure)."""
     results = {}
     for side in ("ours", "hf"):
-        command = [sys.executable, str(Path(__file__).resolve()), "--memory-child", side, "--threads", str(threads)]
-        done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=ROOT)
+        command = [sys.executable, str(Path(__file__).resolve()), "--memory-child", side, "--threads", str(threads),
+                   "--memory-sizes", sizes]
+        done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+        if done.returncode:
+            print(f"  memory {side}: the subprocess failed:\n{done.stderr[-2000:]}", flush=True)
+            return None
         data = json.loads(done.stdout.strip().splitlines()[-1])
         results[side] = (data["before_mb"], data["growth_mb"])
-        print(f"  memory {side}: peak RSS {data['before_mb']:.0f} MiB before the step, +{data['growth_mb']:.0f} MiB "
+        print(f"  memory {side}: RSS {data['before_mb']:.0f} MiB before the step, peak +{data['growth_mb']:.0f} MiB "
               "during it", flush=True)
     return results
 
@@ -182,28 +216,32 @@ def print_report(args, rows, memory):
     print(f"Date: {datetime.date.today()}; torch {torch.__version__}, transformers {transformers.__version__}, "
           f"{os.cpu_count()} CPU(s) visible; threads {args.threads}; median of {args.repeats} "
           f"(train: {args.train_repeats}) after a warm-up")
-    print("\n| model | call | threads | ours | HF | speed-up (HF / ours) |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    if rows:
+        print("\n| model | call | threads | ours wall (CPU) | HF wall (CPU) | speed-up HF / ours: wall (CPU) |")
+        print("| --- | --- | --- | --- | --- | --- |")
     for method, call, threads, ours, hf in rows:
-        print(f"| {method} | {call} | {threads} | {ours * 1e3:.0f} ms | {hf * 1e3:.0f} ms | {hf / ours:.2f}x |")
+        print(f"| {method} | {call} | {threads} | {ours.wall * 1e3:.0f} ms ({ours.cpu * 1e3:.0f}) | "
+              f"{hf.wall * 1e3:.0f} ms ({hf.cpu * 1e3:.0f}) | {hf.wall / ours.wall:.2f}x ({hf.cpu / ours.cpu:.2f}x) |")
     if memory:
         (ours_before, ours_growth), (hf_before, hf_growth) = memory["ours"], memory["hf"]
-        print(f"\nDeformable DETR training step, batch 2 at {MEMORY_SIZES[0][0]}x{MEMORY_SIZES[0][1]} "
-              f"(+{MEMORY_SIZES[1][0]}x{MEMORY_SIZES[1][1]}), peak RSS growth during the step (fresh process each): "
+        print(f"\nDeformable DETR training step, batch {args.memory_sizes}, peak RSS growth during the step "
+              f"(fresh process each): "
               f"ours {ours_growth:.0f} MiB, HF {hf_growth:.0f} MiB, HF / ours {hf_growth / ours_growth:.2f}x "
-              f"(peak RSS before the step: ours {ours_before:.0f} MiB, HF {hf_before:.0f} MiB)")
+              f"(RSS before the step: ours {ours_before:.0f} MiB, HF {hf_before:.0f} MiB)")
 
 
 def main(argv=None):
     args = parse_args(argv)
     import_transformers()  # SystemExit with the install hint when missing
     if args.memory_child:
-        return memory_child(args.memory_child, max(args.threads))
+        return memory_child(args.memory_child, max(args.threads), parse_sizes(args.memory_sizes))
+    if args.profile:
+        return [profile_method(method, args) for method in args.methods]
+    memory = None if args.no_memory else measure_memory(max(args.threads), args.memory_sizes)
     rows = []
-    for method in args.methods:
+    for method in [] if args.memory_only else args.methods:
         print(f"{method} ({CONFIGS[method]})", flush=True)
         benchmark_method(method, args, rows)
-    memory = None if args.no_memory else measure_memory(max(args.threads))
     print_report(args, rows, memory)
 
 

@@ -29,7 +29,8 @@ def check_supported(cfg):
     """ValueError naming the first key of ``cfg`` that the HF peer cannot reproduce."""
     arch = cfg.MODEL.META_ARCHITECTURE
     if arch not in HF_CLASSES:
-        raise ValueError(f"No Hugging Face peer for MODEL.META_ARCHITECTURE {arch!r}; expected one of {sorted(HF_CLASSES)}")
+        raise ValueError(f"No Hugging Face peer for MODEL.META_ARCHITECTURE {arch!r}; "
+                         f"expected one of {sorted(HF_CLASSES)}")
     resnets, detr = cfg.MODEL.RESNETS, cfg.MODEL.DETR
     unsupported = [
         (cfg.MODEL.BACKBONE.NAME != "build_resnet_backbone", "MODEL.BACKBONE.NAME must be build_resnet_backbone"),

@@ -3,23 +3,29 @@ import gc
 import resource
 import statistics
 import time
-from typing import Callable, List, Tuple
+from typing import Callable, List, NamedTuple, Tuple
 
 
-def interleaved_medians(runs: List[Callable[[], object]], repeats: int) -> List[float]:
-    """Median seconds per call of each function, after one warm-up call each.
+class Timing(NamedTuple):
+    wall: float  # median seconds per call
+    cpu: float  # median CPU seconds of the process per call (all threads; unaffected by waiting for a core)
 
-    The calls alternate (a, b, a, b, ...) so that both sides see the same load drift on a shared machine.
+
+def interleaved_medians(runs: List[Callable[[], object]], repeats: int) -> List[Timing]:
+    """Median wall and CPU seconds per call of each function, after one warm-up call each.
+
+    The calls alternate (a, b, a, b, ...) so that both sides see the same load drift on a shared
+    machine; the CPU time is the robust measure there, as time spent waiting for a core is not in it.
     """
     for run in runs:
         run()
-    times: List[List[float]] = [[] for _ in runs]
+    samples: List[List[Tuple[float, float]]] = [[] for _ in runs]
     for _ in range(repeats):
-        for run, measured in zip(runs, times):
-            start = time.perf_counter()
+        for run, measured in zip(runs, samples):
+            wall, cpu = time.perf_counter(), time.process_time()
             run()
-            measured.append(time.perf_counter() - start)
-    return [statistics.median(measured) for measured in times]
+            measured.append((time.perf_counter() - wall, time.process_time() - cpu))
+    return [Timing(statistics.median(w for w, _ in m), statistics.median(c for _, c in m)) for m in samples]
 
 
 def peak_rss_mb() -> float:
@@ -27,10 +33,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def current_rss_mb() -> float:
+    """This process's resident set size now, in MiB (Linux /proc/self/statm)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 2.0 ** 20
+
+
 def peak_growth_mb(run: Callable[[], object]) -> Tuple[float, float]:
-    """(peak RSS before, growth of the peak RSS during ``run()``) in MiB; call it in a fresh process,
-    so that nothing measured before (another model, a larger run) hides the growth."""
+    """(RSS before ``run()``, peak RSS during it minus that) in MiB. Call it in a fresh process;
+    ValueError when ``run()`` did not raise the process's peak (an earlier peak hides its own)."""
     gc.collect()
-    before = peak_rss_mb()
+    earlier_peak, before = peak_rss_mb(), current_rss_mb()
     run()
-    return before, peak_rss_mb() - before
+    peak = peak_rss_mb()
+    if peak <= earlier_peak:
+        raise ValueError(f"The measured call stayed below the process's earlier peak RSS ({earlier_peak:.0f} MiB); "
+                         "measure a larger input")
+    return before, peak - before
