@@ -15,6 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..checkpointer import _atomic_write
 from .presence_crops import CropSampler
 from .trunk_classifier import TrunkClassifier
 
@@ -51,10 +52,9 @@ def batch_generator(settings: PretrainSettings, step: int) -> np.random.Generato
 
 
 def _save_partial(path: str, model, optimizer, step: int, settings: PretrainSettings) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
-                "settings": settings.as_dict()}, tmp)
-    os.replace(tmp, path)
+    state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
+             "settings": settings.as_dict()}
+    _atomic_write(path, lambda f: torch.save(state, f))
 
 
 def _load_partial(path: Optional[str], model, optimizer, settings: PretrainSettings) -> int:
