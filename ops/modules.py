@@ -94,7 +94,8 @@ class MSDeformAttn(nn.Module):
         after the projection bias). Channel m*D + d is head m's channel d."""
         value = self.value_proj(input_flatten)
         if input_padding_mask is not None:
-            value = value.masked_fill(input_padding_mask[..., None], 0.0)
+            # in place: the projection's fresh output is not saved by its backward (saves a copy)
+            value = value.masked_fill_(input_padding_mask[..., None], 0.0)
         batch, num_tokens, _ = input_flatten.shape
         return value.view(batch, num_tokens, self.n_heads, self.d_model // self.n_heads)
 
@@ -111,18 +112,35 @@ class MSDeformAttn(nn.Module):
         offsets = self.sampling_offsets(query).view(batch, num_queries, heads, levels, points, 2)
         weights = self.attention_weights(query).view(batch, num_queries, heads, levels * points)
         weights = weights.softmax(-1).view(batch, num_queries, heads, levels, points)
-        reference = reference_points[:, :, None, :, None, :]  # [N, Lq, 1, L, 1, 2|4]
         if reference_points.shape[-1] == 2:
-            # Offsets are in pixels of each level: x over the level width, y over its height
-            # (official after commit 05a2feb, which fixed an (H, W) order).
-            size_wh = spatial_shapes.flip(-1).to(offsets.dtype)  # [L, 2] (W, H)
-            locations = reference + offsets / size_wh[:, None, :]
+            locations = _pixel_offsets_to_locations(reference_points, offsets, spatial_shapes)
         elif reference_points.shape[-1] == 4:
             # Box references: offsets scale with half the box size, over P (official, not in the paper).
+            reference = reference_points[:, :, None, :, None, :]  # [N, Lq, 1, L, 1, 4]
             locations = reference[..., :2] + offsets / points * reference[..., 2:] * 0.5
         else:
             raise ValueError(f"reference_points must end in 2 or 4 coordinates, got {tuple(reference_points.shape)}")
         return locations, weights
+
+
+def _pixel_offsets_to_locations(reference_points: torch.Tensor, offsets: torch.Tensor,
+                                spatial_shapes: torch.Tensor) -> torch.Tensor:
+    """reference_points [N, Lq, L, 2] + offsets [N, Lq, M, L, P, 2] in pixels of each level -> locations
+    [N, Lq, M, L, P, 2]: x over the level width, y over its height (official after commit 05a2feb,
+    which fixed an (H, W) order).
+
+    Computes ``reference[:, :, None, :, None] + offsets / (W_l, H_l)`` with the same roundings, but
+    with the (L, P, 2) dimensions merged into one contiguous innermost dimension on every operand:
+    broadcasting over a size-2 innermost dimension takes PyTorch's scalar (unvectorised) CPU loop,
+    over ten times slower on the encoder's tokens.
+    """
+    batch, num_queries, heads, levels, points, _ = offsets.shape
+    size_wh = spatial_shapes.flip(-1).to(offsets.dtype)  # [L, 2] (W, H)
+    divisor = size_wh[:, None, :].expand(levels, points, 2).reshape(levels * points * 2)
+    reference = reference_points[:, :, None, :, None, :].expand(batch, num_queries, 1, levels, points, 2)
+    reference = reference.reshape(batch, num_queries, 1, levels * points * 2)
+    scaled = offsets.reshape(batch, num_queries, heads, levels * points * 2) / divisor
+    return (reference + scaled).view(batch, num_queries, heads, levels, points, 2)
 
 
 def set_reference_mode(model: nn.Module, enabled: bool = True) -> int:

@@ -16,7 +16,11 @@ on; no optimizer step) on the 2-image batch. Median wall and process-CPU time of
 after a warm-up, ours and HF alternating, in one process (on a shared machine the CPU time is the
 robust measure: waiting for a core is not in it). Memory, measured first: the
 peak RSS growth of one Deformable DETR training step (batch 2, 800x1216 and 760x1140 padded), each
-side in its own fresh subprocess. --profile instead prints torch.profiler's top ops of both sides (512x512).
+side in its own fresh subprocess. --profile instead prints torch.profiler's top ops of both sides (512x512)
+and the bound: HF's total op time over the time of the dense ops both sides run alike (matrix products,
+convolutions, max pooling), i.e. the speed-up ours would reach if all its other work were free.
+--fold-frozen-bn folds our backbone's FrozenBN into its convs first (``projects.fold_batchnorm``; HF
+keeps its own frozen batch norms; the outputs are still checked against HF's) and skips the training step.
 """
 import argparse
 import datetime
@@ -41,6 +45,9 @@ CONFIGS = {
 INFERENCE_INPUTS = {"1x512x512": [(512, 512)], "2x600x800": [(600, 800), (560, 752)]}
 TRAIN_INPUT = "2x600x800"
 MEMORY_SIZES = "800x1216,760x1140"
+# the work both sides do alike (same weights, same shapes): matrix products, convolutions, max pooling
+DENSE_OPS = ("aten::addmm", "aten::mm", "aten::mkldnn_convolution", "aten::_slow_conv2d_forward",
+             "aten::max_pool2d_with_indices")
 
 
 def parse_args(argv=None):
@@ -55,6 +62,8 @@ def parse_args(argv=None):
     parser.add_argument("--memory-sizes", default=MEMORY_SIZES, help="HxW,HxW of the memory measurement's batch")
     parser.add_argument("--profile", action="store_true",
                         help="only profile each method at 1x512x512, fewest threads (torch.profiler top ops)")
+    parser.add_argument("--fold-frozen-bn", action="store_true",
+                        help="fold our backbone's FrozenBN into its convs (an inference-only deployment step)")
     parser.add_argument("--memory-child", choices=["ours", "hf"], help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -114,25 +123,32 @@ def report_row(row):
           f"HF {hf.wall * 1e3:.0f} ms (CPU {hf.cpu * 1e3:.0f} ms)", flush=True)
 
 
-def profile_method(method, args):
-    """torch.profiler's top ops of both sides on the verified 1x512x512 input (nothing timed)."""
+def build_pair_for(method, args):
+    """The peer pair of ``method``; ours with its FrozenBN folded when --fold-frozen-bn."""
     from projects.benchmark.peers import build_pair
+    from projects.fold_batchnorm import fold_frozen_batchnorm
 
     pair = build_pair(load_cfg(method))
+    if args.fold_frozen_bn:
+        print(f"  ours: {fold_frozen_batchnorm(pair.ours)} FrozenBN folded into their convs", flush=True)
+    return pair
+
+
+def profile_method(method, args):
+    """torch.profiler's top ops of both sides on the verified 1x512x512 input (nothing timed)."""
+    pair = build_pair_for(method, args)
     profile(pair, verified_batch(pair, "1x512x512", args.atol), min(args.threads))
 
 
 def benchmark_method(method, args, rows):
-    from projects.benchmark.peers import build_pair
-
-    pair = build_pair(load_cfg(method))
+    pair = build_pair_for(method, args)
     batches = {name: verified_batch(pair, name, args.atol) for name in INFERENCE_INPUTS}
     for name, batch in batches.items():
         for threads in args.threads:
             ours, hf = time_inference(pair, batch, threads, args.repeats)
             rows.append((method, f"inference {name}", threads, ours, hf))
             report_row(rows[-1])
-    if method == "deformable_detr":
+    if method == "deformable_detr" and not args.fold_frozen_bn:  # a folded model is for inference only
         threads = max(args.threads)
         ours, hf = time_training(pair, batches[TRAIN_INPUT], threads, args.train_repeats)
         rows.append((method, f"train step {TRAIN_INPUT}", threads, ours, hf))
@@ -140,17 +156,37 @@ def benchmark_method(method, args, rows):
 
 
 def profile(pair, batch, threads, top=12):
-    """torch.profiler's ops by self CPU time, one inference call of each side."""
+    """torch.profiler's ops by self CPU time, one inference call of each side, then the bound."""
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
     from projects.benchmark.peers import hf_outputs, ours_outputs
 
     torch.set_num_threads(threads)
+    totals = {}
     for name, run in (("ours", lambda: ours_outputs(pair.ours, batch)), ("HF", lambda: hf_outputs(pair.hf, batch))):
         with torch.no_grad(), torch_profile(activities=[ProfilerActivity.CPU]) as prof:
             run()
         print(f"\n{pair.arch} {name}, 1x512x512, {threads} thread(s):")
-        print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top))
+        averages = prof.key_averages()
+        print(averages.table(sort_by="self_cpu_time_total", row_limit=top))
+        totals[name] = dense_and_total_ms(averages)
+    print_bound(totals)
+
+
+def dense_and_total_ms(averages):
+    """(self CPU ms of the DENSE_OPS, self CPU ms of all ops) of a profiler's key averages."""
+    dense = sum(event.self_cpu_time_total for event in averages if event.key in DENSE_OPS)
+    total = sum(event.self_cpu_time_total for event in averages)
+    return dense / 1e3, total / 1e3
+
+
+def print_bound(totals):
+    """The profiled speed-up HF / ours and its bound HF total / our dense time (all our other work free)."""
+    (ours_dense, ours_total), (hf_dense, hf_total) = totals["ours"], totals["HF"]
+    print(f"Self CPU totals: ours {ours_total:.0f} ms (dense {ours_dense:.0f} ms, other {ours_total - ours_dense:.0f}), "
+          f"HF {hf_total:.0f} ms (dense {hf_dense:.0f} ms, other {hf_total - hf_dense:.0f}); dense = {', '.join(DENSE_OPS)}")
+    print(f"Speed-up HF / ours {hf_total / ours_total:.2f}x; bound if all our non-dense work were free: "
+          f"HF total / our dense {hf_total / ours_dense:.2f}x (/ HF dense {hf_total / hf_dense:.2f}x)")
 
 
 def parse_sizes(text):

@@ -4,6 +4,7 @@ Submodule names follow the official DETR layout (``self_attn``, ``norm1..3``, ``
 FFN's ``linear1``/``linear2`` grouped under ``ffn``), so official checkpoints map by rename rules.
 """
 from torch import nn
+from torch.nn import functional as F
 
 from .misc import activation_by_name, clone_modules
 
@@ -24,7 +25,11 @@ class FeedForward(nn.Module):
         self.activation = activation_by_name(activation)
 
     def forward(self, x):
-        return self.linear2(self.dropout(self.activation(self.linear1(x))))
+        hidden = self.linear1(x)
+        # ReLU in place on linear1's fresh output (Linear's backward keeps its input, not its output):
+        # the widest activation of the model is then not allocated twice
+        hidden = F.relu_(hidden) if self.activation is F.relu else self.activation(hidden)
+        return self.linear2(self.dropout(hidden))
 
 
 class TransformerEncoderLayer(nn.Module):

@@ -7,7 +7,7 @@ import torch
 
 from projects.benchmark import hf_configs
 from tests.tolerances import OUT_ATOL, assert_close
-from tests.tools.tool_utils import ROOT
+from tests.tools.tool_utils import ROOT, load_tool
 
 transformers = pytest.importorskip(
     "transformers", reason="needs transformers (pip install -r tools/benchmark_requirements.txt)")
@@ -70,6 +70,18 @@ def test_training_step_trains_the_same_parameters():
     assert any(n.startswith("backbone.body.res3.") for n in ours_trained)
     assert any(".encoder.stages.1." in n for n in hf_trained)
     assert not any(".encoder.stages.0." in n or ".embedder." in n for n in hf_trained)
+
+
+def test_profile_prints_the_speed_up_and_its_bound(capsys):
+    tool = load_tool("benchmark_peers")
+    pair = tiny_pair("deformable_detr")
+    tool.profile(pair, batch_for(pair.ours, SIZES), threads=1, top=3)
+    lines = capsys.readouterr().out.splitlines()
+    bound_line = next(line for line in lines if line.startswith("Speed-up HF / ours"))
+    speed_up, bound = (float(part.split("x")[0]) for part in (bound_line.split("ours ")[1],
+                                                             bound_line.split("our dense ")[1]))
+    # our dense time is part of our total, so the bound can only be above the measured speed-up
+    assert 0 < speed_up < bound
 
 
 def test_missing_transformers_exits_with_the_install_hint(monkeypatch):
