@@ -17,14 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectron2.data import MetadataCatalog  # noqa: E402
-
-from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset  # noqa: E402
-from projects.visualization import (  # noqa: E402
-    ToolInputError, exit_on_input_error, load_dataset, require_dataset, setup_tool_logging,
-)
+from projects.visualization import ToolInputError, exit_on_input_error, setup_tool_logging  # noqa: E402
 from projects.visualization.recall import best_scores, recall_at_scores  # noqa: E402
-from projects.visualization.results import check_images_match, predictions_per_image, read_results  # noqa: E402
+from projects.visualization.results import load_results_for_dataset  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -53,13 +48,7 @@ def format_table(rows, median_best):
 def main(argv=None):
     args = parse_args(argv)
     setup_tool_logging("score_recall")
-    if args.dataset in EMBEDDED_DATASET_NAMES.values():
-        register_embedded_dataset()
-    results = read_results(args.input)
-    require_dataset(args.dataset)
-    dataset_dicts = load_dataset(args.dataset)  # loading a COCO json sets the category id mapping
-    predictions = predictions_per_image(results, MetadataCatalog.get(args.dataset))
-    check_images_match(predictions, dataset_dicts, args.dataset)
+    dataset_dicts, predictions, _ = load_results_for_dataset(args.input, args.dataset)
     rows = recall_at_scores(predictions, dataset_dicts, sorted(args.thresholds), args.iou)
     best = best_scores(predictions, dataset_dicts, args.iou)
     median_best = float(best.median()) if len(best) else float("nan")

@@ -18,16 +18,11 @@ import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detectron2.data import MetadataCatalog  # noqa: E402
-
-from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset  # noqa: E402
 from projects.visualization import (  # noqa: E402
-    ToolInputError, draw_annotations, draw_predictions, exit_on_input_error, load_dataset, read_image,
-    require_dataset, save_image, setup_tool_logging, side_by_side,
+    ToolInputError, draw_annotations, draw_predictions, exit_on_input_error, read_image, save_image,
+    setup_tool_logging, side_by_side,
 )
-from projects.visualization.results import (  # noqa: E402
-    check_images_match, empty_predictions, predictions_per_image, read_results,
-)
+from projects.visualization.results import empty_predictions, load_results_for_dataset  # noqa: E402
 
 logger = logging.getLogger("visualize_json_results")
 
@@ -49,14 +44,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     setup_tool_logging("visualize_json_results")
-    if args.dataset in EMBEDDED_DATASET_NAMES.values():
-        register_embedded_dataset()
-    results = read_results(args.input)
-    require_dataset(args.dataset)
-    dataset_dicts = load_dataset(args.dataset)  # loading a COCO json sets the category id mapping
-    metadata = MetadataCatalog.get(args.dataset)
-    predictions = predictions_per_image(results, metadata)
-    check_images_match(predictions, dataset_dicts, args.dataset)
+    dataset_dicts, predictions, metadata = load_results_for_dataset(args.input, args.dataset)
     Path(args.output).mkdir(parents=True, exist_ok=True)
     written = []
     for item in tqdm.tqdm(dataset_dicts[: args.num_images or None], unit="image"):

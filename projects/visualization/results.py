@@ -6,8 +6,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from detectron2.data import MetadataCatalog
 from detectron2.structures import Boxes, BoxMode, Instances
 
+from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
+
+from .drawing import load_dataset, require_dataset
 from .inputs import ToolInputError
 
 
@@ -61,3 +65,18 @@ def check_images_match(predictions, dataset_dicts, dataset_name):
     """Refuse detections none of whose image ids are in the dataset (the wrong --dataset)."""
     if predictions and not set(predictions) & {d["image_id"] for d in dataset_dicts}:
         raise ToolInputError(f"no predicted image id is in dataset {dataset_name}: wrong --dataset?")
+
+
+def load_results_for_dataset(results_path, dataset_name):
+    """(dataset_dicts, {image_id: Instances}, metadata) for the evaluator's saved detections on a
+    registered dataset (the embedded datasets are registered on demand); one-line errors for a bad
+    file, an unknown dataset, unknown categories or detections of another dataset."""
+    if dataset_name in EMBEDDED_DATASET_NAMES.values():
+        register_embedded_dataset()
+    results = read_results(results_path)
+    require_dataset(dataset_name)
+    dataset_dicts = load_dataset(dataset_name)  # loading a COCO json sets the category id mapping
+    metadata = MetadataCatalog.get(dataset_name)
+    predictions = predictions_per_image(results, metadata)
+    check_images_match(predictions, dataset_dicts, dataset_name)
+    return dataset_dicts, predictions, metadata
