@@ -71,8 +71,7 @@ class DetrAMPTrainer(SimpleTrainer):
         if self.grad_scaler is None:
             self.optimizer.step()
         else:
-            self.grad_scaler.step(self.optimizer)  # unscales first: clipping sees the true norm
-            self.grad_scaler.update()
+            scaled_step(self.grad_scaler, self.optimizer)
 
     def state_dict(self):
         state = super().state_dict()
@@ -84,6 +83,17 @@ class DetrAMPTrainer(SimpleTrainer):
         super().load_state_dict(state_dict)
         if self.grad_scaler is not None and "grad_scaler" in state_dict:
             self.grad_scaler.load_state_dict(state_dict["grad_scaler"])
+
+
+def scaled_step(grad_scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimizer) -> None:
+    """One optimizer step on gradients scaled by ``grad_scaler``, then the scale update.
+
+    Unscales explicitly first: the optimizer's full-model clipping must see the true norm, and
+    ``GradScaler.step`` alone leaves the unscaling to fused optimizers (our AdamW), after the clipping.
+    """
+    grad_scaler.unscale_(optimizer)
+    grad_scaler.step(optimizer)
+    grad_scaler.update()
 
 
 def build_amp_trainer(cfg, model, data_loader, optimizer) -> DetrAMPTrainer:
