@@ -88,11 +88,10 @@ def verified_batch(pair, name, atol):
 
 def time_inference(pair, batch, threads, repeats):
     from projects.benchmark.peers import hf_outputs, ours_outputs
-    from projects.benchmark.timing import interleaved_medians
+    from projects.benchmark.timing import interleaved_medians, torch_threads
 
-    torch.set_num_threads(threads)
     pair.ours.eval(), pair.hf.eval()
-    with torch.no_grad():
+    with torch.no_grad(), torch_threads(threads):
         return interleaved_medians([lambda: ours_outputs(pair.ours, batch), lambda: hf_outputs(pair.hf, batch)],
                                    repeats)
 
@@ -105,14 +104,14 @@ def training_step(model, loss_fn, batch, targets):
 
 def time_training(pair, batch, threads, repeats):
     from projects.benchmark.peers import hf_training_loss, ours_training_loss, random_targets
-    from projects.benchmark.timing import interleaved_medians
+    from projects.benchmark.timing import interleaved_medians, torch_threads
 
-    torch.set_num_threads(threads)
     targets = random_targets(len(batch.images), pair.ours.class_embed[0].out_features)
     pair.ours.train(), pair.hf.train()
     try:
-        return interleaved_medians([lambda: training_step(pair.ours, ours_training_loss, batch, targets),
-                                    lambda: training_step(pair.hf, hf_training_loss, batch, targets)], repeats)
+        with torch_threads(threads):
+            return interleaved_medians([lambda: training_step(pair.ours, ours_training_loss, batch, targets),
+                                        lambda: training_step(pair.hf, hf_training_loss, batch, targets)], repeats)
     finally:
         pair.ours.eval(), pair.hf.eval()
 
@@ -160,11 +159,11 @@ def profile(pair, batch, threads, top=12):
     from torch.profiler import ProfilerActivity, profile as torch_profile
 
     from projects.benchmark.peers import hf_outputs, ours_outputs
+    from projects.benchmark.timing import torch_threads
 
-    torch.set_num_threads(threads)
     totals = {}
     for name, run in (("ours", lambda: ours_outputs(pair.ours, batch)), ("HF", lambda: hf_outputs(pair.hf, batch))):
-        with torch.no_grad(), torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        with torch.no_grad(), torch_threads(threads), torch_profile(activities=[ProfilerActivity.CPU]) as prof:
             run()
         print(f"\n{pair.arch} {name}, 1x512x512, {threads} thread(s):")
         averages = prof.key_averages()

@@ -3,7 +3,10 @@ import gc
 import resource
 import statistics
 import time
+from contextlib import contextmanager
 from typing import Callable, List, NamedTuple, Tuple
+
+import torch
 
 
 class Timing(NamedTuple):
@@ -50,3 +53,14 @@ def peak_growth_mb(run: Callable[[], object]) -> Tuple[float, float]:
         raise ValueError(f"The measured call stayed below the process's earlier peak RSS ({earlier_peak:.0f} MiB); "
                          "measure a larger input")
     return before, peak - before
+
+
+@contextmanager
+def torch_threads(count: int):
+    """torch's intra-op thread count set to ``count`` inside, the caller's restored after."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
