@@ -145,7 +145,7 @@ def model_zoo_weights(data, filename: str) -> dict:
     return {"model": arrays, "__author__": "Caffe2", "matching_heuristics": True}
 
 
-def _atomic_write(path: str, write: Callable) -> None:
+def atomic_write(path: str, write: Callable) -> None:
     """Call ``write(binary_file)`` on a temporary sibling of ``path``, then rename it to ``path``."""
     tmp = f"{path}.tmp-{os.getpid()}"
     try:
@@ -214,14 +214,14 @@ class DetrCheckpointer(DetectionCheckpointer):
         basename = f"{name}.pth"
         path = os.path.join(self.save_dir, basename)
         self.logger.info("Saving checkpoint to %s", path)
-        _atomic_write(path, lambda f: torch.save(data, f))
+        atomic_write(path, lambda f: torch.save(data, f))
         self.tag_last_checkpoint(basename)
 
     def tag_last_checkpoint(self, last_filename_basename: str) -> None:
         if not self._is_local():
             return super().tag_last_checkpoint(last_filename_basename)
         path = os.path.join(self.save_dir, "last_checkpoint")
-        _atomic_write(path, lambda f: f.write(last_filename_basename.encode()))
+        atomic_write(path, lambda f: f.write(last_filename_basename.encode()))
 
     def resume_candidates(self) -> List[str]:
         """The checkpoint named in ``last_checkpoint``, then every other ``.pth``, newest first."""

@@ -62,8 +62,8 @@ def build_detr_optimizer(cfg, model) -> torch.optim.Optimizer:
         raise ValueError("The model has no trainable parameters")
     name = solver.OPTIMIZER.upper()
     if name == "ADAMW":
-        # foreach: one multi-tensor call per update step instead of a Python loop over ~260 tensors
-        # (torch picks it only on CUDA by default; on CPU the loop was 20% of a main-job iteration)
+        # fused: one kernel per update step instead of torch's default on CPU, a Python loop over the
+        # ~260 parameter tensors (20% of a main-job iteration; foreach on CPU still loops per tensor)
         optimizer_class, kwargs = torch.optim.AdamW, {"fused": True}
     elif name == "SGD":
         optimizer_class, kwargs = torch.optim.SGD, {"momentum": solver.MOMENTUM}

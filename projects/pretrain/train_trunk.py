@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checkpointer import _atomic_write
+from ..checkpointer import atomic_write
 from .presence_crops import CropSampler
 from .trunk_classifier import TrunkClassifier
 
@@ -54,7 +54,7 @@ def batch_generator(settings: PretrainSettings, step: int) -> np.random.Generato
 def _save_partial(path: str, model, optimizer, step: int, settings: PretrainSettings) -> None:
     state = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "step": step,
              "settings": settings.as_dict()}
-    _atomic_write(path, lambda f: torch.save(state, f))
+    atomic_write(path, lambda f: torch.save(state, f))
 
 
 def _load_partial(path: Optional[str], model, optimizer, settings: PretrainSettings) -> int:

@@ -11,7 +11,7 @@ from typing import Dict, Optional
 
 from torch import nn
 
-from ..checkpointer import _atomic_write, read_pickled_weights
+from ..checkpointer import atomic_write, read_pickled_weights
 
 AUTHOR = "embedded_shapes shape-presence pretraining (tools/pretrain_backbone.py); not ImageNet"
 
@@ -28,7 +28,7 @@ def write_trunk_file(path: os.PathLike, trunk: nn.Module, pretraining: Dict) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"model": trunk_arrays(trunk), "__author__": AUTHOR, "matching_heuristics": True,
                "pretraining": pretraining}
-    _atomic_write(str(path), lambda f: pickle.dump(payload, f, protocol=4))
+    atomic_write(str(path), lambda f: pickle.dump(payload, f, protocol=4))
     return path
 
 
