@@ -106,4 +106,12 @@ setup(
     ext_modules=_extensions(),
     extras_require={"deploy": _requirements(DEPLOY_REQUIREMENTS)},  # ONNX export and onnxruntime
     cmdclass={"build_ext": BuildExtensionWithCpuCapabilities},
+    # Each method package registers itself (projects/registry.py) when imported; the core finds the
+    # installed ones here. A user's own package plugs a method in by declaring it in this group.
+    entry_points={"detr_family.methods": [
+        "detr = projects.detr",
+        "deformable_detr = deformable_detr",
+        "conditional_detr = conditional_detr",
+        "smca = smca",
+    ]},
 )

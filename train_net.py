@@ -17,11 +17,11 @@ from detectron2.utils import comm
 from conditional_detr import add_conditional_detr_config
 from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
-from projects.checkpointer import DetrCheckpointer
+from projects.checkpoint.checkpointer import DetrCheckpointer
 from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
 from projects.deploy.compile import compile_if_configured
-from projects.ema import load_ema_for_eval
-from projects.engine import Trainer, check_config_against_datasets, setup_project_loggers
+from projects.engine.ema import load_ema_for_eval
+from projects.engine.trainer import Trainer, check_config_against_datasets, setup_project_loggers
 from projects.pretrain import register_embedded_trunk_handler
 from smca import add_smca_config
 
@@ -79,6 +79,6 @@ if __name__ == "__main__":
     try:
         launch(main, arguments.num_gpus, num_machines=arguments.num_machines, machine_rank=arguments.machine_rank,
                dist_url=arguments.dist_url, args=(arguments,))
-    except KeyboardInterrupt:  # the trainer has saved model_interrupted.pth (see projects/engine.py)
+    except KeyboardInterrupt:  # the trainer has saved model_interrupted.pth (see projects/engine/trainer.py)
         print("Interrupted: progress saved in OUTPUT_DIR; rerun with --resume to continue.", file=sys.stderr)
         sys.exit(130)

@@ -15,8 +15,10 @@ from .conditional_detr import ConditionalDETR
 from .config import add_conditional_detr_config
 from .convert import convert_conditional_detr_state_dict  # importing registers the official-checkpoint converter
 from .transformer import ConditionalTransformer, build_conditional_detr_transformer, make_conditional_detr_transformer
+from .method import METHOD  # registers the method (projects.registry)
 
 __all__ = [
+    "METHOD",
     "ConditionalDETR",
     "ConditionalTransformer",
     "add_conditional_detr_config",

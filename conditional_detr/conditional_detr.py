@@ -4,8 +4,8 @@ from detectron2.modeling import META_ARCH_REGISTRY
 
 from projects.layers.boxes import boxes_from_reference
 from projects.layers.heads import class_and_box_heads
-from projects.meta_arch import pack_outputs
-from projects.single_level import SingleLevelDETRBase
+from projects.modeling.meta_arch import pack_outputs
+from projects.modeling.single_level import SingleLevelDETRBase
 
 from .transformer import build_conditional_detr_transformer
 

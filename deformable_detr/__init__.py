@@ -17,8 +17,10 @@ from .convert import (  # importing registers the official-checkpoint converter
 )
 from .deformable_detr import DeformableDETR
 from .transformer import DeformableTransformer
+from .method import METHOD  # registers the method (projects.registry)
 
 __all__ = [
+    "METHOD",
     "PAPER_VARIANTS",
     "DeformableDETR",
     "DeformableTransformer",

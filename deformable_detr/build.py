@@ -1,8 +1,11 @@
 """Build the deformable transformer from ``cfg.MODEL.DETR`` / ``cfg.MODEL.DEFORMABLE_DETR``."""
-from .attention import build_attention
+from ops import MSDeformAttn
+
 from .decoder import DeformableDecoder, DeformableDecoderLayer
 from .encoder import DeformableEncoder, DeformableEncoderLayer
 from .transformer import DeformableTransformer
+
+ATTENTION_IMPLS = ("auto", "reference")
 
 
 def build_deformable_transformer(cfg) -> DeformableTransformer:
@@ -35,3 +38,11 @@ def make_deformable_transformer(*, d_model=256, nhead=8, num_encoder_layers=6, n
         DeformableEncoder(encoder_layer, num_encoder_layers), DeformableDecoder(decoder_layer, num_decoder_layers),
         d_model=d_model, num_levels=num_levels, two_stage=two_stage, num_proposals=num_proposals,
     )
+
+
+def build_attention(d_model: int, n_levels: int, n_heads: int, n_points: int, impl: str = "auto") -> MSDeformAttn:
+    """An ``MSDeformAttn``; ``impl`` "auto" runs the compiled kernel when ``ops._C`` has one for the
+    tensors' device (else the reference, logged once), "reference" always runs the PyTorch reference."""
+    if impl not in ATTENTION_IMPLS:
+        raise ValueError(f"MODEL.DEFORMABLE_DETR.ATTENTION_IMPL must be one of {ATTENTION_IMPLS}, got {impl!r}")
+    return MSDeformAttn(d_model, n_levels, n_heads, n_points, use_reference=impl == "reference")

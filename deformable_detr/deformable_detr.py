@@ -4,11 +4,11 @@ from torch import nn
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
-from projects.criterion_builder import build_criterion
+from projects.modeling.criterion import build_criterion
 from projects.layers.heads import per_layer_predictions
 from projects.layers.input_proj import InputProjections
-from projects.meta_arch import DETRBase, pack_outputs
-from projects.position_encoding import build_position_encoding
+from projects.modeling.meta_arch import DETRBase, pack_outputs
+from projects.layers.position_encoding import build_position_encoding
 
 from .build import build_deformable_transformer
 from .heads import build_heads

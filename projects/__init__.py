@@ -11,8 +11,8 @@ Importing this package registers the baseline ``DETR`` meta-architecture. Typica
     cfg.merge_from_file("configs/detr/detr_r50_300ep.yaml")
     model = build_model(cfg)
 """
-from .config import add_detr_config
-from .detr import DETR
-from .meta_arch import DETRBase, pack_outputs
+from projects.config import add_detr_config
+from projects.detr import DETR
+from projects.modeling.meta_arch import DETRBase, pack_outputs
 
 __all__ = ["add_detr_config", "DETR", "DETRBase", "pack_outputs"]

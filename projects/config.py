@@ -1,8 +1,11 @@
-"""Config keys shared by every DETR-family model (``MODEL.DETR``) and by the trainer."""
+"""The config of every DETR-family model: the shared keys (``MODEL.DETR``, the trainer's) and the one
+entrance that builds a config for train_net.py, the tools and the tests (``load_config``)."""
 from detectron2.config import CfgNode as CN
+from detectron2.config import get_cfg
+from detectron2.modeling import META_ARCH_REGISTRY
 
-from .criterion import CLASS_LOSS_TYPES
-from .data import add_detr_data_config
+from projects.data import add_detr_data_config
+from projects.registry import method_of_architecture, registered_methods
 
 
 def add_detr_config(cfg):
@@ -44,7 +47,7 @@ def add_detr_config(cfg):
     detr.INFERENCE_UNPADDED = True
     # how a detector checkpoint in MODEL.WEIGHTS must fit the model: "strict" (every entry, same
     # shapes), "finetune" (class heads of another class count re-initialised) or "partial"
-    # (Detectron2's load-what-matches); see projects/weights_check.py
+    # (Detectron2's load-what-matches); see projects/checkpoint/weights_fit.py
     cfg.MODEL.WEIGHTS_MODE = "strict"
     # torch.compile the model's tensor core (DETRBase.predict, one graph) in train_net.py; see
     # projects/deploy/compile.py
@@ -57,9 +60,9 @@ def add_detr_config(cfg):
     cfg.SOLVER.LINEAR_PROJ_NAMES = []
     cfg.SOLVER.LINEAR_PROJ_MULTIPLIER = 0.1
     # mixed precision (SOLVER.AMP.ENABLED): "float16" (CUDA, loss-scaled), "bfloat16" (CUDA or CPU)
-    # or "auto" (float16 on CUDA, bfloat16 on CPU); see projects/amp.py
+    # or "auto" (float16 on CUDA, bfloat16 on CPU); see projects/engine/amp.py
     cfg.SOLVER.AMP.DTYPE = "auto"
-    # exponential moving average of the weights, updated after every step (projects/ema.py)
+    # exponential moving average of the weights, updated after every step (projects/engine/ema.py)
     cfg.MODEL_EMA = CN()
     cfg.MODEL_EMA.ENABLED = False
     cfg.MODEL_EMA.DECAY = 0.9998
@@ -67,23 +70,41 @@ def add_detr_config(cfg):
     add_detr_data_config(cfg)
 
 
-def class_loss_from_config(cfg):
-    """MODEL.DETR.CLASS_LOSS, checked: "softmax" (CE with a no-object class) or "focal" (sigmoid focal)."""
-    found = cfg.MODEL.DETR.CLASS_LOSS
-    if found not in CLASS_LOSS_TYPES:
-        raise ValueError(f"MODEL.DETR.CLASS_LOSS must be one of {CLASS_LOSS_TYPES}, got {found!r}")
-    return found
+def default_config():
+    """Detectron2's defaults + the shared keys + the keys of every registered method."""
+    cfg = get_cfg()
+    add_detr_config(cfg)
+    for method in registered_methods().values():
+        method.add_config(cfg)
+    return cfg
 
 
-def check_method_config(cfg, method, class_loss=None, pre_norm=True):
-    """A ValueError naming the key when ``cfg`` asks ``method`` for what it cannot do.
+def check_meta_architecture(name: str) -> None:
+    """UnregisteredMethodError (naming what to import) unless ``name`` is in META_ARCH_REGISTRY."""
+    if name not in META_ARCH_REGISTRY:
+        method_of_architecture(name)  # raises, listing the registered methods
 
-    class_loss: the loss the method is trained with ("softmax" or "focal"); None accepts either.
-    pre_norm: False for methods whose layers are post-norm only (MODEL.DETR.PRE_NORM must be False).
+
+def _architecture_in_file(config_file: str) -> str:
+    """MODEL.META_ARCHITECTURE as the file (and its _BASE_ chain) sets it, read without the defaults."""
+    data = CN.load_yaml_with_base(config_file, allow_unsafe=False)
+    return str((data.get("MODEL") or {}).get("META_ARCHITECTURE", ""))
+
+
+def load_config(config_file: str, opts=(), freeze: bool = True):
+    """The config of ``config_file`` + ``opts`` (a flat [key, value, ...] list), for any registered method.
+
+    A file for a meta-architecture no installed package registers fails with an
+    UnregisteredMethodError naming the fix, not with yacs' "Non-existent config key" for its keys.
     """
-    found = class_loss_from_config(cfg)
-    if class_loss is not None and found != class_loss:
-        raise ValueError(f"{method} is trained with the {class_loss!r} class loss: set MODEL.DETR.CLASS_LOSS "
-                         f"{class_loss!r}, got {found!r}")
-    if not pre_norm and cfg.MODEL.DETR.PRE_NORM:
-        raise ValueError(f"{method} has post-norm layers only (as the official code): set MODEL.DETR.PRE_NORM False")
+    cfg = default_config()
+    try:
+        cfg.merge_from_file(config_file)
+    except KeyError:
+        check_meta_architecture(_architecture_in_file(config_file) or cfg.MODEL.META_ARCHITECTURE)
+        raise
+    cfg.merge_from_list(list(opts))
+    check_meta_architecture(cfg.MODEL.META_ARCHITECTURE)
+    if freeze:
+        cfg.freeze()
+    return cfg

@@ -50,8 +50,10 @@ from .convert import convert_smca_state_dict, describe_official_smca  # register
 from .smca import SMCA
 from .smca_multi_scale import SMCAMultiScale
 from .transformer import SMCATransformer, build_smca_transformer, make_smca_transformer
+from .method import METHOD  # registers the method (projects.registry)
 
 __all__ = [
+    "METHOD",
     "SMCA",
     "SMCAMultiScale",
     "SMCATransformer",

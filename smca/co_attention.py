@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from projects.layers.multihead import merge_heads, split_heads
+from projects.layers.misc import merge_heads, split_heads
 
 
 def padded_log_weights(log_weights, padding_mask):

@@ -6,8 +6,8 @@ from detectron2.config import configurable
 from projects.layers.boxes import boxes_from_reference_logits
 from projects.layers.heads import class_and_box_heads
 from projects.layers.transformer_output import TransformerOutput
-from projects.meta_arch import DETRBase, pack_outputs
-from projects.position_encoding import build_position_encoding
+from projects.modeling.meta_arch import DETRBase, pack_outputs
+from projects.layers.position_encoding import build_position_encoding
 
 from .transformer import SMCATransformer
 

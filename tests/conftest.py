@@ -4,7 +4,7 @@
   e.g. from OMP_NUM_THREADS). The report header names the thread count and the CPU's SIMD level:
   the two things the last bits of float results depend on.
 * Every test starts from the same RNG state, must leave torch's global settings as it found them,
-  and gets the logging configuration back as it was (tests/global_state.py), so that the result
+  and gets the logging configuration back as it was (tests/harness/global_state.py), so that the result
   does not depend on the order tests run in.
 * For the whole session the embedded dataset names (embedded_shapes_train/val) stand for a small
   copy (12 train / 4 val images) generated once into the session's temporary folder; any
@@ -17,8 +17,8 @@ from detectron2.data import DatasetCatalog
 from detectron2.utils.env import seed_all_rng
 
 from projects.data import EMBEDDED_DATASET_NAMES, ensure_embedded_dataset
-from tests.dataset_utils import EMPTY_INDEX, SMALL_NUM_TRAIN, SMALL_NUM_VAL, small_embedded_registration
-from tests.global_state import restore_logging, set_torch_globals, snapshot_logging, torch_globals
+from tests.harness.dataset_utils import EMPTY_INDEX, SMALL_NUM_TRAIN, SMALL_NUM_VAL, small_embedded_registration
+from tests.harness.global_state import restore_logging, set_torch_globals, snapshot_logging, torch_globals
 
 LOGGING_BEFORE_SETUP = pytest.StashKey()
 
@@ -75,7 +75,7 @@ def small_embedded_root(tmp_path_factory):
 @pytest.fixture(scope="session", autouse=True)
 def _small_embedded_registration(small_embedded_root):
     """embedded_shapes_{train,val} = the small copy, for every test (tests that need the names free hide
-    them with tests.dataset_utils.hidden_embedded_registration)."""
+    them with tests.harness.dataset_utils.hidden_embedded_registration)."""
     with small_embedded_registration(small_embedded_root):
         yield
 

@@ -7,7 +7,7 @@ from conditional_detr import add_conditional_detr_config
 from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
 from smca import add_smca_config
-from tests.e2e_harness import ModelE2EMixin
+from tests.harness.e2e_harness import ModelE2EMixin
 
 ENCODER_LOSSES = ("loss_ce_enc", "loss_bbox_enc", "loss_giou_enc")
 # ResNet-50 layout at 1/8 of its widths (res5: 256 channels): the full-size configs at CPU-test cost

@@ -47,10 +47,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from projects.convergence import (LR_DROP_AT, EtaClock, MethodResult, budget_overrides, check_same_budget,  # noqa: E402
+from projects.benchmark.convergence import (LR_DROP_AT, EtaClock, MethodResult, budget_overrides, check_same_budget,  # noqa: E402
                                   legend, markdown_table, mean_curve, plan_runs, plot_ap_vs_iteration,
                                   prune_checkpoints, read_ap_curve, run_state, training_minutes)
-from projects.convergence.progress import minutes  # noqa: E402
+from projects.benchmark.convergence.progress import minutes  # noqa: E402
 
 QUICKSTART = {
     "detr": "detr_embedded.yaml",

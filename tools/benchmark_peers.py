@@ -19,7 +19,7 @@ peak RSS growth of one Deformable DETR training step (batch 2, 800x1216 and 760x
 side in its own fresh subprocess. --profile instead prints torch.profiler's top ops of both sides (512x512)
 and the bound: HF's total op time over the time of the dense ops both sides run alike (matrix products,
 convolutions, max pooling), i.e. the speed-up ours would reach if all its other work were free.
---fold-frozen-bn folds our backbone's FrozenBN into its convs first (``projects.fold_batchnorm``; HF
+--fold-frozen-bn folds our backbone's FrozenBN into its convs first (``projects.deploy.fold_batchnorm``; HF
 keeps its own frozen batch norms; the outputs are still checked against HF's) and skips the training step.
 """
 import argparse
@@ -125,7 +125,7 @@ def report_row(row):
 def build_pair_for(method, args):
     """The peer pair of ``method``; ours with its FrozenBN folded when --fold-frozen-bn."""
     from projects.benchmark.peers import build_pair
-    from projects.fold_batchnorm import fold_frozen_batchnorm
+    from projects.deploy.fold_batchnorm import fold_frozen_batchnorm
 
     pair = build_pair(load_cfg(method))
     if args.fold_frozen_bn:

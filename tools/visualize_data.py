@@ -19,7 +19,7 @@ import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from projects.engine import Trainer  # noqa: E402
+from projects.engine.trainer import Trainer  # noqa: E402
 from projects.visualization import (  # noqa: E402
     ToolInputError, dataset_metadata, draw_annotations, draw_targets, exit_on_input_error, load_dataset,
     read_config, read_image, save_image, setup_tool_logging, to_rgb,

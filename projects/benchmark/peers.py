@@ -13,8 +13,8 @@ from torch import Tensor, nn
 from detectron2.layers import FrozenBatchNorm2d
 from detectron2.modeling import build_model
 
-from .hf_configs import build_hf_model
-from .hf_weights import check_same_trainable, copy_weights, match_trainable
+from projects.benchmark.hf_configs import build_hf_model
+from projects.benchmark.hf_weights import check_same_trainable, copy_weights, match_trainable
 
 
 class PeerPair(NamedTuple):

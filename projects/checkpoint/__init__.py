@@ -7,18 +7,18 @@
 ``verify``         converted weights fill a model exactly
 ``convert_file``   one file end to end (tools/convert_checkpoint.py)
 """
-from .coco_classes import COCO_THING_IDS, reduce_class_head, select_coco_classes
-from .convert_file import ConvertedCheckpoint, check_fits_config, convert_official_file
-from .errors import ConversionError, UnreadableCheckpointError, WrongCheckpointError
-from .official_file import (
+from projects.checkpoint.coco_classes import COCO_THING_IDS, reduce_class_head, select_coco_classes
+from projects.checkpoint.convert_file import ConvertedCheckpoint, check_fits_config, convert_official_file
+from projects.checkpoint.errors import ConversionError, UnreadableCheckpointError, WrongCheckpointError
+from projects.checkpoint.official_file import (
     OFFICIAL_CHECKPOINT_GLOBALS, load_official_checkpoint, read_checkpoint_file, save_converted_checkpoint,
 )
-from .registry import (
+from projects.checkpoint.registry import (
     CONVERTERS, OfficialConverter, detect_method, get_converter, identify, register_converter, require_family,
     submodule_names,
 )
-from .rules import SHARED_RULES, backbone_rules, convert_state_dict, rename_key
-from .verify import check_against_config, check_conversion, load_cpu_config
+from projects.checkpoint.rules import SHARED_RULES, backbone_rules, convert_state_dict, rename_key
+from projects.checkpoint.verify import check_against_config, check_conversion, load_cpu_config
 
 __all__ = [
     "COCO_THING_IDS",

@@ -3,10 +3,10 @@ from typing import Dict, NamedTuple, Sequence
 
 import torch
 
-from .errors import ConversionError
-from .official_file import load_official_checkpoint
-from .registry import OfficialConverter, detect_method, get_converter, require_family
-from .verify import check_against_config, load_cpu_config
+from projects.checkpoint.errors import ConversionError
+from projects.checkpoint.official_file import load_official_checkpoint
+from projects.checkpoint.registry import OfficialConverter, detect_method, get_converter, require_family
+from projects.checkpoint.verify import check_against_config, load_cpu_config
 
 
 class ConvertedCheckpoint(NamedTuple):

@@ -14,7 +14,7 @@ from typing import Dict
 
 import torch
 
-from .errors import UnreadableCheckpointError
+from projects.checkpoint.errors import UnreadableCheckpointError
 
 # The only non-tensor class an official checkpoint holds (the training script's parsed arguments).
 OFFICIAL_CHECKPOINT_GLOBALS = [argparse.Namespace]

@@ -9,7 +9,7 @@ from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 import torch
 
-from .errors import ConversionError, WrongCheckpointError
+from projects.checkpoint.errors import ConversionError, WrongCheckpointError
 
 StateDict = Mapping[str, torch.Tensor]
 

@@ -9,7 +9,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 
-from .errors import ConversionError
+from projects.checkpoint.errors import ConversionError
 
 # torchvision ResNet (official DETR-family trunks) -> Detectron2 ResNet naming.
 TORCHVISION_RESNET_RULES: List[Tuple[str, object]] = [

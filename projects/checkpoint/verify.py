@@ -4,7 +4,7 @@ from typing import Dict, Iterable
 
 import torch
 
-from .errors import ConversionError
+from projects.checkpoint.errors import ConversionError
 
 
 def check_conversion(model_state: Dict[str, torch.Tensor], converted: Dict[str, torch.Tensor],

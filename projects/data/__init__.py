@@ -1,9 +1,9 @@
 """Data side of the project: DETR dataset mapper and augmentation, the embedded dataset, checks."""
-from .augmentation import build_detr_augmentation
-from .config import add_detr_data_config
-from .dataset_checks import check_dataset_paths
-from .dataset_mapper import DetrDatasetMapper
-from .embedded_dataset import (
+from projects.data.augmentation import build_detr_augmentation
+from projects.data.config import add_detr_data_config
+from projects.data.dataset_checks import check_dataset_paths
+from projects.data.dataset_mapper import DetrDatasetMapper
+from projects.data.embedded_dataset import (
     DEFAULT_NUM_TRAIN,
     DEFAULT_NUM_VAL,
     EMBEDDED_CLASS_NAMES,

@@ -11,8 +11,8 @@ from detectron2.data import detection_utils as utils
 from detectron2.data import transforms as T
 from detectron2.structures import Boxes, BoxMode, Instances
 
-from .augmentation import build_detr_augmentation
-from .image_checks import BAD_IMAGE_POLICIES, BadImageError
+from projects.data.augmentation import build_detr_augmentation
+from projects.data.image_checks import BAD_IMAGE_POLICIES, BadImageError
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from PIL import Image
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import register_coco_instances
 
-from .shape_renderer import MAX_OBJECTS, SHAPE_NAMES, render_image
+from projects.data.shape_renderer import MAX_OBJECTS, SHAPE_NAMES, render_image
 
 logger = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from detectron2.data.common import DatasetFromList
 
-from ..determinism import derive_seed, seeded_global_rngs
+from projects.utils.determinism import derive_seed, seeded_global_rngs
 
 logger = logging.getLogger(__name__)
 

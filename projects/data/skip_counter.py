@@ -3,7 +3,7 @@ from typing import Iterable, Iterator, List
 
 from detectron2.utils.events import get_event_storage
 
-from .dataset_mapper import SKIPPED_KEY
+from projects.data.dataset_mapper import SKIPPED_KEY
 
 METRIC = "data/bad_images_skipped"
 

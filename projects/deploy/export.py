@@ -8,8 +8,8 @@ from torch import Tensor
 from torch.export import Dim, ExportedProgram
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
-from .detector import OUTPUT_NAMES, ExportableDetector
-from .requirements import require_deploy_extra
+from projects.deploy.detector import OUTPUT_NAMES, ExportableDetector
+from projects.deploy.requirements import require_deploy_extra
 
 MAX_BATCH = 1024
 METADATA_FILE = "detr_family.json"  # inside the .pt2 archive; ONNX keeps the same keys as metadata_props
@@ -52,7 +52,7 @@ def export_onnx(program: ExportedProgram, images: Tensor, image_sizes: Tensor, p
     lowered to its grid-sample decomposition (``onnx_lowering``); ``metadata`` goes to metadata_props.
     Needs the ``deploy`` extra."""
     require_deploy_extra("onnx", "onnxscript")
-    from .onnx_lowering import OPSET, TRANSLATIONS
+    from projects.deploy.onnx_lowering import OPSET, TRANSLATIONS
 
     # optimize=False: the exporter's graph optimiser (onnxscript 0.7) produced an invalid graph
     # for these models; onnxruntime optimises the graph itself when it loads it. The math attention

@@ -3,7 +3,7 @@
 ``custom_translation_table``. Level sizes and offsets are read from the op's tensor inputs inside
 the graph, so the exported file keeps dynamic image sizes. Needs onnxscript (the ``deploy`` extra).
 """
-from .requirements import require_deploy_extra
+from projects.deploy.requirements import require_deploy_extra
 
 require_deploy_extra("onnxscript")
 

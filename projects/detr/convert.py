@@ -3,9 +3,9 @@
 The layouts differ only where every official DETR-family checkpoint does (``SHARED_RULES``: the
 torchvision trunk and the layer FFNs).
 """
-from ..checkpoint import OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head, register_converter
-from ..checkpoint import require_family, submodule_names
-from ..config import add_detr_config
+from projects.checkpoint import OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head, register_converter
+from projects.checkpoint import require_family, submodule_names
+from projects.config import add_detr_config
 
 DETR_RULES = list(SHARED_RULES)
 # Exactly the modules of an official DETR decoder layer (SMCA's add a prior; Conditional/Deformable differ).

@@ -2,10 +2,10 @@
 from detectron2.config import configurable
 from detectron2.modeling import META_ARCH_REGISTRY
 
-from ..layers.heads import class_and_box_heads
-from ..meta_arch import pack_outputs
-from ..single_level import SingleLevelDETRBase
-from .transformer import build_detr_transformer
+from projects.layers.heads import class_and_box_heads
+from projects.modeling.meta_arch import pack_outputs
+from projects.modeling.single_level import SingleLevelDETRBase
+from projects.detr.transformer import build_detr_transformer
 
 
 @META_ARCH_REGISTRY.register()

@@ -6,11 +6,11 @@ Tensors are batch-first throughout: memory [B, S, C], queries [B, Q, C], key pad
 import torch
 from torch import nn
 
-from ..layers import clone_modules, xavier_init_matrices
-from ..layers.transformer import (DecoderLayerBase, TransformerEncoder, TransformerEncoderLayer,
+from projects.layers import clone_modules, xavier_init_matrices
+from projects.layers.transformer import (DecoderLayerBase, TransformerEncoder, TransformerEncoderLayer,
                                  with_pos)
-from ..layers.levels import flatten_level
-from ..layers.transformer_output import TransformerOutput
+from projects.layers.levels import flatten_level
+from projects.layers.transformer_output import TransformerOutput
 
 
 class TransformerDecoderLayer(DecoderLayerBase):

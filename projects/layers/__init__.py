@@ -1,6 +1,6 @@
 """Building blocks shared by the DETR-family methods (each written once; methods import them from here).
 
-misc: MLP, inverse_sigmoid, clone_modules, activation_by_name
+misc: MLP, inverse_sigmoid, clone_modules, activation_by_name, split_heads / merge_heads
 init: xavier_init_matrices, init_focal_class_bias, zero_last_layer
 transformer: with_pos, FeedForward, TransformerEncoderLayer, TransformerEncoder, DecoderLayerBase
 transformer_output: TransformerOutput (what every method's transformer returns)
@@ -11,8 +11,8 @@ conditional_attention: Conditional DETR's pre-projected, per-head concatenated c
 levels: valid (unpadded) sizes and ratios of padded feature maps
 heads: class / box head construction with the focal prior and zero-initialised box offsets
 """
-from .init import init_focal_class_bias, xavier_init_matrices, zero_last_layer
-from .misc import MLP, activation_by_name, clone_modules, inverse_sigmoid
+from projects.layers.init import init_focal_class_bias, xavier_init_matrices, zero_last_layer
+from projects.layers.misc import MLP, activation_by_name, clone_modules, inverse_sigmoid
 
 __all__ = [
     "MLP",

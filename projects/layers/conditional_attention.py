@@ -8,7 +8,7 @@ spatial half (2C wide), values are C wide.
 import torch
 from torch import nn
 
-from .multihead import merge_heads, split_heads
+from projects.layers.misc import merge_heads, split_heads
 
 
 def concat_per_head(content, spatial, num_heads):

@@ -4,9 +4,9 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from .boxes import boxes_from_reference
-from .init import init_focal_class_bias, zero_last_layer
-from .misc import MLP, clone_modules
+from projects.layers.boxes import boxes_from_reference
+from projects.layers.init import init_focal_class_bias, zero_last_layer
+from projects.layers.misc import MLP, clone_modules
 
 
 def class_and_box_heads(hidden_dim: int, num_logits: int, focal_prior: Optional[float] = None,

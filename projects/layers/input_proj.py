@@ -8,7 +8,7 @@ from typing import List, Sequence, Tuple
 
 from torch import Tensor, nn
 
-from .levels import downsample_mask
+from projects.layers.levels import downsample_mask
 
 GROUP_NORM_GROUPS = 32
 

@@ -6,7 +6,7 @@ FFN's ``linear1``/``linear2`` grouped under ``ffn``), so official checkpoints ma
 from torch import nn
 from torch.nn import functional as F
 
-from .misc import activation_by_name, clone_modules
+from projects.layers.misc import activation_by_name, clone_modules
 
 
 def with_pos(tensor, pos):

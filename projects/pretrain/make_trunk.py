@@ -6,12 +6,12 @@ from typing import Dict, Optional
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 
-from ..data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
-from ..data.embedded_dataset import GENERATOR_VERSION, default_embedded_root
-from .presence_crops import CropSampler, load_split
-from .train_trunk import PretrainSettings, presence_accuracy, pretrain
-from .trunk_classifier import PIXEL_MEAN, PIXEL_STD, TrunkClassifier, trunk_config
-from .trunk_file import stored_pretraining, write_trunk_file
+from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
+from projects.data.embedded_dataset import GENERATOR_VERSION, default_embedded_root
+from projects.pretrain.presence_crops import CropSampler, load_split
+from projects.pretrain.train_trunk import PretrainSettings, presence_accuracy, pretrain
+from projects.pretrain.trunk_classifier import PIXEL_MEAN, PIXEL_STD, TrunkClassifier, trunk_config
+from projects.pretrain.trunk_file import stored_pretraining, write_trunk_file
 
 logger = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ import re
 
 from detectron2.utils.file_io import PathHandler, PathManager
 
-from .make_trunk import default_trunk_path, make_trunk
-from .train_trunk import PretrainSettings
+from projects.pretrain.make_trunk import default_trunk_path, make_trunk
+from projects.pretrain.train_trunk import PretrainSettings
 
 PREFIX = "embedded-trunk://"
 NAME = re.compile(r"R-(\d+)\.pkl$")

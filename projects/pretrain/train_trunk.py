@@ -15,9 +15,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..checkpointer import atomic_write
-from .presence_crops import CropSampler
-from .trunk_classifier import TrunkClassifier
+from projects.checkpoint.checkpointer import atomic_write
+from projects.pretrain.presence_crops import CropSampler
+from projects.pretrain.trunk_classifier import TrunkClassifier
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from detectron2.config import get_cfg
 from detectron2.layers import ShapeSpec
 from detectron2.modeling.backbone.resnet import build_resnet_backbone
 
-from ..config import add_detr_config
+from projects.config import add_detr_config
 
 # The detector configs' input statistics (configs/Base-DETR.yaml): RGB, ImageNet mean/std on 0..255.
 INPUT_FORMAT = "RGB"

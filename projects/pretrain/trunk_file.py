@@ -11,7 +11,7 @@ from typing import Dict, Optional
 
 from torch import nn
 
-from ..checkpointer import atomic_write, read_pickled_weights
+from projects.checkpoint.checkpointer import atomic_write, read_pickled_weights
 
 AUTHOR = "embedded_shapes shape-presence pretraining (tools/pretrain_backbone.py); not ImageNet"
 

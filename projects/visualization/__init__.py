@@ -1,7 +1,7 @@
 """Shared core of the viewing tools (tools/demo.py, tools/visualize_*.py): input listing, strict
 weight loading, batched prediction, drawing with Detectron2's Visualizer, clean one-line errors."""
-from .cli import exit_on_input_error, read_config, setup_tool_logging
-from .drawing import (
+from projects.visualization.cli import exit_on_input_error, read_config, setup_tool_logging
+from projects.visualization.drawing import (
     dataset_metadata,
     draw_annotations,
     draw_predictions,
@@ -10,10 +10,10 @@ from .drawing import (
     require_dataset,
     side_by_side,
 )
-from .inputs import ToolInputError, from_bgr, list_images, output_file, read_image, save_image, to_rgb
-from .predictor import BatchPredictor
-from .video import VideoReader, VideoWriter
-from .weights import load_weights
+from projects.visualization.inputs import ToolInputError, from_bgr, list_images, output_file, read_image, save_image, to_rgb
+from projects.visualization.predictor import BatchPredictor
+from projects.visualization.video import VideoReader, VideoWriter
+from projects.visualization.weights import load_weights
 
 __all__ = [
     "BatchPredictor",

@@ -7,7 +7,7 @@ import torch
 
 from detectron2.utils.logger import setup_logger
 
-from .inputs import ToolInputError
+from projects.visualization.inputs import ToolInputError
 
 
 def setup_tool_logging(name: str) -> logging.Logger:

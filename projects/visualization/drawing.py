@@ -8,7 +8,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.structures import Instances
 from detectron2.utils.visualizer import Visualizer
 
-from .inputs import ToolInputError
+from projects.visualization.inputs import ToolInputError
 
 logger = logging.getLogger(__name__)
 

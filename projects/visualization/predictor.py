@@ -8,9 +8,9 @@ from detectron2.data import transforms as T
 from detectron2.modeling import build_model
 from detectron2.structures import Instances
 
-from ..data import build_detr_augmentation
-from .inputs import ToolInputError
-from .weights import load_weights
+from projects.data import build_detr_augmentation
+from projects.visualization.inputs import ToolInputError
+from projects.visualization.weights import load_weights
 
 
 class BatchPredictor:

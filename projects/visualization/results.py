@@ -11,8 +11,8 @@ from detectron2.structures import Boxes, BoxMode, Instances
 
 from projects.data import EMBEDDED_DATASET_NAMES, register_embedded_dataset
 
-from .drawing import load_dataset, require_dataset
-from .inputs import ToolInputError
+from projects.visualization.drawing import load_dataset, require_dataset
+from projects.visualization.inputs import ToolInputError
 
 
 def read_results(path):

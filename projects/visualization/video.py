@@ -5,7 +5,7 @@ from typing import Iterator, List
 import cv2
 import numpy as np
 
-from .inputs import ToolInputError
+from projects.visualization.inputs import ToolInputError
 
 
 class VideoReader:

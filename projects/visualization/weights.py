@@ -7,9 +7,9 @@ random) is an error too, since the drawing of a half-random model misleads.
 """
 import logging
 
-from ..checkpointer import CorruptCheckpointError, DetrCheckpointer, UnsafeCheckpointError
-from ..weights_check import WeightsMismatchError
-from .inputs import ToolInputError
+from projects.checkpoint.checkpointer import CorruptCheckpointError, DetrCheckpointer, UnsafeCheckpointError
+from projects.checkpoint.weights_fit import WeightsMismatchError
+from projects.visualization.inputs import ToolInputError
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Conditional DETR equals the official implementation on the tiny fixture (weights through our converter).
 
-Tolerances (tests/tolerances.py): 1e-4 on float32 model outputs and intermediates (measured differences
+Tolerances (tests/harness/tolerances.py): 1e-4 on float32 model outputs and intermediates (measured differences
 are ~1e-6, float32 summation order), 1e-6 on losses, exact for masks and matcher indices.
 """
 import pytest
@@ -13,13 +13,13 @@ import deformable_detr  # noqa: F401  (registers its converter: the rejection be
 import smca  # noqa: F401
 from conditional_detr import add_conditional_detr_config, convert_conditional_detr_state_dict
 from projects.checkpoint import WrongCheckpointError
-from tests.fixture_checks import (
+from tests.harness.fixture_checks import (
     assert_layer_outputs, assert_official_detections, assert_official_matches_and_losses, assert_single_level_inputs,
 )
-from tests.fixture_models import build_fixture_model
-from tests.fixture_utils import cached_fixture, run_fixture_batch
-from tests.model_utils import assert_full_size_conversion, count_trainable
-from tests.tolerances import assert_close
+from tests.harness.fixture_models import build_fixture_model
+from tests.harness.fixture_utils import cached_fixture, run_fixture_batch
+from tests.harness.model_utils import assert_full_size_conversion, count_trainable
+from tests.harness.tolerances import assert_close
 
 
 @pytest.fixture(scope="module")

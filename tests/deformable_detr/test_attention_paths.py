@@ -8,8 +8,8 @@ import torch
 
 import ops.function
 from ops import kernel_available, set_reference_mode
-from tests.fixture_models import build_fixture_model
-from tests.fixture_utils import cached_fixture, image_batch
+from tests.harness.fixture_models import build_fixture_model
+from tests.harness.fixture_utils import cached_fixture, image_batch
 
 pytestmark = pytest.mark.skipif(not kernel_available("cpu"),
                                 reason="needs the compiled op ops._C (python setup.py build_ext --inplace)")

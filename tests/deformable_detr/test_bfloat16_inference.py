@@ -9,7 +9,7 @@ from detectron2.utils.env import seed_all_rng
 
 from deformable_detr import add_deformable_detr_config
 from projects import add_detr_config
-from tests.e2e_utils import tiny_cfg
+from tests.harness.e2e_utils import tiny_cfg
 from tests.ops.inputs import max_error_ratio
 
 

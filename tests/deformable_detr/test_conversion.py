@@ -14,9 +14,9 @@ from detectron2.modeling import build_model
 from deformable_detr import PAPER_VARIANTS, add_deformable_detr_config, convert_deformable_detr_state_dict, detect_variant
 from deformable_detr.convert import variant_from_config
 from projects.checkpoint import COCO_THING_IDS, ConversionError, WrongCheckpointError, check_conversion
-from projects.solver import detr_param_groups
-from tests.fixture_utils import cached_fixture
-from tests.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
+from projects.engine.solver import detr_param_groups
+from tests.harness.fixture_utils import cached_fixture
+from tests.harness.model_utils import count_parameters, official_key_shapes, shape_only_state_dict
 
 CONFIGS = {
     "single_scale": "configs/deformable_detr/deformable_detr_single_scale_r50_50ep.yaml",

@@ -13,11 +13,11 @@ from detectron2.modeling import build_model
 from deformable_detr import add_deformable_detr_config
 from projects.checkpoint import load_cpu_config
 
-from tests.convert_tool import load_convert_tool as load_tool
-from tests.convert_tool import save_official as save_official_file
-from tests.fixture_models import build_fixture_model
-from tests.fixture_utils import cached_fixture
-from tests.model_utils import assert_checkpoint_restores
+from tests.harness.convert_tool import load_convert_tool as load_tool
+from tests.harness.convert_tool import save_official as save_official_file
+from tests.harness.fixture_models import build_fixture_model
+from tests.harness.fixture_utils import cached_fixture
+from tests.harness.model_utils import assert_checkpoint_restores
 
 
 def save_official(tmp_path, variant, with_trunk=False):

@@ -2,7 +2,7 @@
 
 Each official model is rebuilt with our modules, its weights loaded through our converter, and run
 on the fixture batch with the compiled CPU kernel ("auto") and with the PyTorch reference.
-Tolerances (tests/tolerances.py): 1e-4 on float32 model outputs and intermediates (the fixture README
+Tolerances (tests/harness/tolerances.py): 1e-4 on float32 model outputs and intermediates (the fixture README
 expects ~1e-6..1e-5 between implementations on one CPU build, and we measure <= 2e-6), 1e-6 on losses.
 Masks, shapes, matcher indices and top-k proposal indices must be identical.
 """
@@ -14,10 +14,10 @@ import torch
 from deformable_detr import PAPER_VARIANTS
 from deformable_detr.levels import encoder_reference_points
 from ops import kernel_available
-from tests.fixture_checks import assert_layer_outputs, assert_official_detections, assert_official_matches_and_losses
-from tests.fixture_models import build_fixture_model
-from tests.fixture_utils import cached_fixture, run_fixture_batch
-from tests.tolerances import assert_close
+from tests.harness.fixture_checks import assert_layer_outputs, assert_official_detections, assert_official_matches_and_losses
+from tests.harness.fixture_models import build_fixture_model
+from tests.harness.fixture_utils import cached_fixture, run_fixture_batch
+from tests.harness.tolerances import assert_close
 
 VARIANTS = tuple(PAPER_VARIANTS)
 MULTI_LEVEL = [v for v in VARIANTS if v != "single_scale"]

@@ -10,8 +10,8 @@ import pytest
 from detectron2.modeling import build_model
 
 from smca import add_smca_config
-from tests.e2e_harness import eval_inputs, infer, train_steps
-from tests.e2e_utils import tiny_cfg
+from tests.harness.e2e_harness import eval_inputs, infer, train_steps
+from tests.harness.e2e_utils import tiny_cfg
 
 SINGLE = "configs/quickstart/smca_single_scale_embedded.yaml"
 MULTI = "configs/quickstart/smca_multi_scale_embedded.yaml"

@@ -5,9 +5,9 @@ import torchvision
 
 from detectron2.checkpoint import DetectionCheckpointer
 
-from tests.convert_tool import ROOT, load_convert_tool, save_official
-from tests.fixture_models import build_fixture_model
-from tests.fixture_utils import load_fixture, run_fixture_batch
+from tests.harness.convert_tool import ROOT, load_convert_tool, save_official
+from tests.harness.fixture_models import build_fixture_model
+from tests.harness.fixture_utils import load_fixture, run_fixture_batch
 
 OUT_ATOL = 1e-4  # float32 model outputs (project rule)
 QUICKSTART = str(ROOT / "configs" / "quickstart" / "smca_single_scale_embedded.yaml")

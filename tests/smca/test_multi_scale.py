@@ -11,17 +11,17 @@ import torch
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
-from projects.backbone import downsample_mask
+from projects.modeling.backbone import downsample_mask
 from projects.layers.transformer import TransformerEncoderLayer
 from smca import add_smca_config
 from smca.co_attention import ScaleSelectionAttention
 from smca.encoder import SMCAEncoder
 from smca.spatial_prior import GaussianPrior, level_axes
-from tests.e2e_utils import ROOT, tiny_cfg
-from tests.fixture_models import build_with_stub_backbone
-from tests.fixture_utils import image_batch
-from tests.model_utils import count_parameters
-from tests.tolerances import assert_close
+from tests.harness.e2e_utils import ROOT, tiny_cfg
+from tests.harness.fixture_models import build_with_stub_backbone
+from tests.harness.fixture_utils import image_batch
+from tests.harness.model_utils import count_parameters
+from tests.harness.tolerances import assert_close
 
 SUM_ATOL = 1e-6
 SAME_ATOL = 1e-6  # the same float32 ops on the same values, run twice

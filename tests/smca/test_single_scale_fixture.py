@@ -1,6 +1,6 @@
 """Single-scale SMCA equals the official code on every tiny fixture (type1/2/3 = fixed/single/independent).
 
-Weights are loaded through our converter. Tolerances (tests/tolerances.py): 1e-4 on float32 model
+Weights are loaded through our converter. Tolerances (tests/harness/tolerances.py): 1e-4 on float32 model
 outputs and intermediates (the official run and ours differ only in float32 summation order, observed
 < 2e-6), 1e-6 on losses; masks, indices and labels exactly.
 """
@@ -11,14 +11,14 @@ from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
 from smca import add_smca_config, convert_smca_state_dict
-from tests.e2e_utils import ROOT
-from tests.fixture_checks import (
+from tests.harness.e2e_utils import ROOT
+from tests.harness.fixture_checks import (
     assert_layer_outputs, assert_official_detections, assert_official_matches_and_losses, assert_single_level_inputs,
 )
-from tests.fixture_models import SMCA_SCALE_MODES, build_fixture_model
-from tests.fixture_utils import cached_fixture, run_fixture_batch
-from tests.model_utils import assert_full_size_conversion, count_trainable
-from tests.tolerances import assert_close
+from tests.harness.fixture_models import SMCA_SCALE_MODES, build_fixture_model
+from tests.harness.fixture_utils import cached_fixture, run_fixture_batch
+from tests.harness.model_utils import assert_full_size_conversion, count_trainable
+from tests.harness.tolerances import assert_close
 
 VARIANTS = sorted(SMCA_SCALE_MODES)
 

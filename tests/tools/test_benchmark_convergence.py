@@ -11,10 +11,10 @@ import sys
 import pytest
 import yaml
 
-from projects.convergence import (ApPoint, EtaClock, MethodResult, Run, budget_overrides, iterations_to_reach,
+from projects.benchmark.convergence import (ApPoint, EtaClock, MethodResult, Run, budget_overrides, iterations_to_reach,
                                   markdown_table, mean_curve, plan_runs, prune_checkpoints, read_ap_curve, run_state,
                                   speed_up)
-from tests.test_end_to_end import RUN_TRAIN_NET
+from tests.test_train_net import RUN_TRAIN_NET
 from tests.tools.tool_utils import TINY_OPTS, load_tool
 
 # speed-up / interpolation: results are sums and ratios of a few float64 values

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from projects.benchmark import hf_configs
-from tests.tolerances import OUT_ATOL, assert_close
+from tests.harness.tolerances import OUT_ATOL, assert_close
 from tests.tools.tool_utils import ROOT, load_tool
 
 transformers = pytest.importorskip(

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import ops.modules
-from projects.layers.multihead import merge_heads, split_heads
+from projects.layers.misc import merge_heads, split_heads
 from projects.visualization import BatchPredictor
 from projects.visualization.attention import build_recorder, top_detections
 from tests.tools.tool_utils import QUICKSTART, load_tool, read_rgb, tiny_opts

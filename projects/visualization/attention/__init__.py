@@ -1,13 +1,13 @@
 """Figures of each method's mechanism from the model's own forward pass (forward hooks; see
 ``hooks.py``): one recorder per meta-architecture, chosen by the model's class name (this core does
 not import the method packages)."""
-from ..inputs import ToolInputError
-from .conditional_attention import ConditionalDETRRecorder
-from .deformable_attention import DeformableDETRRecorder
-from .detections import Detection, top_detections
-from .detr_attention import DETRRecorder
-from .geometry import ImageView
-from .smca_attention import SMCARecorder
+from projects.visualization.inputs import ToolInputError
+from projects.visualization.attention.conditional_attention import ConditionalDETRRecorder
+from projects.visualization.attention.deformable_attention import DeformableDETRRecorder
+from projects.visualization.attention.detections import Detection, top_detections
+from projects.visualization.attention.detr_attention import DETRRecorder
+from projects.visualization.attention.geometry import ImageView
+from projects.visualization.attention.smca_attention import SMCARecorder
 
 RECORDERS = {
     "DETR": DETRRecorder,

@@ -2,9 +2,9 @@
 combined (content + spatial) attention of the last decoder layer (paper Fig. 1 / Fig. 4)."""
 import torch
 
-from ...layers.conditional_attention import concat_per_head
-from .figures import draw_box, draw_marker, overlay_map, panel_grid, show_image
-from .recorder import AttentionRecorder, detection_title
+from projects.layers.conditional_attention import concat_per_head
+from projects.visualization.attention.figures import draw_box, draw_marker, overlay_map, panel_grid, show_image
+from projects.visualization.attention.recorder import AttentionRecorder, detection_title
 
 
 class ConditionalDETRRecorder(AttentionRecorder):

@@ -4,8 +4,8 @@ encoder layer's sampling points for chosen pixels; two-stage: the encoder propos
 import numpy as np
 import torch
 
-from .figures import draw_box, draw_marker, draw_weighted_points, panel_grid, show_image
-from .recorder import AttentionRecorder, detection_title
+from projects.visualization.attention.figures import draw_box, draw_marker, draw_weighted_points, panel_grid, show_image
+from projects.visualization.attention.recorder import AttentionRecorder, detection_title
 
 LEVEL_COLORS = ("red", "orange", "yellow", "cyan", "magenta", "white")
 NUM_PROPOSALS_SHOWN = 10

@@ -3,7 +3,7 @@ from typing import List, NamedTuple
 
 import torch
 
-from ...postprocess import select_sigmoid_topk, select_softmax
+from projects.modeling.postprocess import select_sigmoid_topk, select_softmax
 
 
 class Detection(NamedTuple):

@@ -1,8 +1,8 @@
 """DETR: decoder cross-attention per detection (DETR paper Fig. 6) and encoder self-attention of
 chosen pixels, from the last layers' nn.MultiheadAttention weights."""
-from .figures import draw_box, draw_marker, overlay_map, panel_grid, show_image
-from .hooks import record_multihead_weights
-from .recorder import AttentionRecorder, detection_title
+from projects.visualization.attention.figures import draw_box, draw_marker, overlay_map, panel_grid, show_image
+from projects.visualization.attention.hooks import record_multihead_weights
+from projects.visualization.attention.recorder import AttentionRecorder, detection_title
 
 
 class DETRRecorder(AttentionRecorder):

@@ -2,7 +2,7 @@
 import contextlib
 from typing import List, Sequence, Tuple
 
-from .hooks import HookSet, recording_outputs
+from projects.visualization.attention.hooks import HookSet, recording_outputs
 
 
 class AttentionRecorder:

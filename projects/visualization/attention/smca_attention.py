@@ -4,10 +4,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ...layers.multihead import split_heads
-from .figures import draw_box, draw_marker, overlay_map, panel_grid, show_image
-from .hooks import record_multihead_weights
-from .recorder import AttentionRecorder, detection_title
+from projects.layers.misc import split_heads
+from projects.visualization.attention.figures import draw_box, draw_marker, overlay_map, panel_grid, show_image
+from projects.visualization.attention.hooks import record_multihead_weights
+from projects.visualization.attention.recorder import AttentionRecorder, detection_title
 
 
 class SMCARecorder(AttentionRecorder):

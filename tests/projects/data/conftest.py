@@ -1,7 +1,7 @@
 """An isolated dataset registration for the data tests (the small embedded copy is in tests/conftest.py)."""
 import pytest
 
-from tests.dataset_utils import hidden_embedded_registration
+from tests.harness.dataset_utils import hidden_embedded_registration
 
 
 @pytest.fixture

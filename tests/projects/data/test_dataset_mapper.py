@@ -15,7 +15,7 @@ from detectron2.structures import BoxMode
 from projects.data import DetrDatasetMapper, add_detr_data_config, register_embedded_dataset
 from projects.data.dataset_mapper import logger as mapper_logger
 from projects.data.embedded_dataset import annotation_file, image_folder
-from tests.dataset_utils import SMALL_NUM_TRAIN, SMALL_NUM_VAL
+from tests.harness.dataset_utils import SMALL_NUM_TRAIN, SMALL_NUM_VAL
 
 HEIGHT, WIDTH = 80, 100
 

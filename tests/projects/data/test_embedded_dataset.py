@@ -8,7 +8,7 @@ from detectron2.data import DatasetCatalog, MetadataCatalog
 
 from projects.data import EMBEDDED_CLASS_NAMES, ensure_embedded_dataset, register_embedded_dataset
 from projects.data import embedded_dataset, shape_renderer
-from tests.dataset_utils import SMALL_NUM_TRAIN, SMALL_NUM_VAL
+from tests.harness.dataset_utils import SMALL_NUM_TRAIN, SMALL_NUM_VAL
 
 
 def _file_stamps(root):

@@ -1,0 +1,16 @@
+"""Training and evaluation with Detectron2's engine.
+
+trainer        ``Trainer`` (a DefaultTrainer for the DETR family), dataset checks, project loggers
+amp            mixed precision (SOLVER.AMP) with the explicit unscale before clipping
+ema            moving average of the weights (MODEL_EMA)
+finite_checks  stop at the first non-finite prediction or loss
+interrupt      Ctrl-C stops after the current step; the trainer saves model_interrupted.pth
+solver         the official optimizer groups and full-model gradient clipping
+curves         OUTPUT_DIR/training_curves.png from metrics.json
+
+Public names: Trainer, check_config_against_datasets, setup_project_loggers, build_detr_optimizer.
+"""
+from projects.engine.solver import build_detr_optimizer
+from projects.engine.trainer import Trainer, check_config_against_datasets, setup_project_loggers
+
+__all__ = ["Trainer", "build_detr_optimizer", "check_config_against_datasets", "setup_project_loggers"]

@@ -1,0 +1,2 @@
+"""Helpers with no better home: run seeds (``determinism``) and float32 islands under autocast
+(``precision``)."""
