@@ -6,11 +6,8 @@ torchvision trunk and the layer FFNs). The decoder's own projections (``sa_*``, 
 R50/R101 and their DC5 variants.
 """
 from projects.checkpoint import (
-    OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head, register_converter,
-    require_family,
+    OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head, require_family,
 )
-
-from .config import add_conditional_detr_config
 
 CONDITIONAL_DETR_RULES = list(SHARED_RULES)
 
@@ -38,8 +35,7 @@ def convert_conditional_detr_state_dict(official, coco_to_contiguous=False):
     return reduce_class_head(converted, with_no_object=False) if coco_to_contiguous else converted
 
 
-CONDITIONAL_DETR_CONVERTER = register_converter(OfficialConverter(
+CONDITIONAL_DETR_CONVERTER = OfficialConverter(
     method="conditional_detr", family="Conditional DETR", meta_architecture="ConditionalDETR",
     detect=detect_conditional_detr, convert=convert_conditional_detr_state_dict,
-    add_config=add_conditional_detr_config,
-))
+)

@@ -8,8 +8,11 @@ from .transformer import DeformableTransformer
 ATTENTION_IMPLS = ("auto", "reference")
 
 
-def build_deformable_transformer(cfg) -> DeformableTransformer:
-    """The encoder/decoder stack of the configured variant (levels, points, two-stage)."""
+def build_deformable_transformer(cfg, num_proposals: int) -> DeformableTransformer:
+    """The encoder/decoder stack of the configured variant (levels, points, two-stage).
+
+    num_proposals: the two-stage encoder proposals kept as queries; the model's number of queries
+    (MODEL.DETR.NUM_OBJECT_QUERIES, read by ``DeformableDETR.from_config``)."""
     detr = cfg.MODEL.DETR
     options = cfg.MODEL.DEFORMABLE_DETR
     return make_deformable_transformer(
@@ -17,7 +20,7 @@ def build_deformable_transformer(cfg) -> DeformableTransformer:
         num_decoder_layers=detr.DEC_LAYERS, dim_feedforward=detr.DIM_FEEDFORWARD, dropout=detr.DROPOUT,
         num_levels=options.NUM_FEATURE_LEVELS, enc_n_points=options.ENC_N_POINTS,
         dec_n_points=options.DEC_N_POINTS, two_stage=options.TWO_STAGE,
-        num_proposals=detr.NUM_OBJECT_QUERIES, attention_impl=options.ATTENTION_IMPL,
+        num_proposals=num_proposals, attention_impl=options.ATTENTION_IMPL,
     )
 
 

@@ -11,11 +11,8 @@ from typing import Dict, NamedTuple, Optional
 import torch
 
 from projects.checkpoint import (
-    COCO_THING_IDS, ConversionError, OfficialConverter, SHARED_RULES, convert_state_dict, register_converter,
-    require_family,
+    COCO_THING_IDS, ConversionError, OfficialConverter, SHARED_RULES, convert_state_dict, require_family,
 )
-
-from .config import add_deformable_detr_config
 
 DEFORMABLE_DETR_RULES = list(SHARED_RULES)
 ALIAS_PATTERN = re.compile(r"^transformer\.decoder\.((?:bbox|class)_embed\..*)$")
@@ -153,11 +150,11 @@ def _detect(official) -> Optional[str]:
     return None if variant is None else variant.name
 
 
-def _convert(official, coco_to_contiguous: bool):
+def _convert(official, coco_to_contiguous: bool = False):
     return convert_deformable_detr_state_dict(official, coco_to_contiguous=coco_to_contiguous)
 
 
-DEFORMABLE_DETR_CONVERTER = register_converter(OfficialConverter(
+DEFORMABLE_DETR_CONVERTER = OfficialConverter(
     method="deformable_detr", family="Deformable DETR", meta_architecture="DeformableDETR", detect=_detect,
-    convert=_convert, add_config=add_deformable_detr_config, check_config=check_config,
-))
+    convert=_convert, check_config=check_config,
+)

@@ -41,7 +41,8 @@ class DeformableDETR(DETRBase):
             transformer: its ``num_levels`` and ``two_stage`` select the variant.
             position_embedding: mask [B, H, W] -> [B, C, H, W] (sine with offset -0.5 officially).
             num_classes: logits per query (focal loss, no no-object logit).
-            num_queries: object queries (two-stage: the transformer's ``num_proposals``).
+            num_queries: object queries; two-stage: the encoder's top proposals are the queries, so it
+                must equal the transformer's ``num_proposals`` (both come from MODEL.DETR.NUM_OBJECT_QUERIES).
             with_box_refine: independent heads per decoder layer that refine the reference.
             aux_loss: supervise every decoder layer.
             base_kwargs: DETRBase arguments (backbone, criterion, pixel_mean, pixel_std, ...).
@@ -52,7 +53,8 @@ class DeformableDETR(DETRBase):
             raise ValueError("Two-stage Deformable DETR needs iterative box refinement (official: the proposal "
                              "head is the extra refinement head); set MODEL.DEFORMABLE_DETR.WITH_BOX_REFINE True")
         if transformer.two_stage and transformer.num_proposals != num_queries:
-            raise ValueError(f"Two-stage proposals ({transformer.num_proposals}) must equal num_queries ({num_queries})")
+            raise ValueError(f"num_queries ({num_queries}) must equal the two-stage transformer's num_proposals "
+                             f"({transformer.num_proposals}): its top encoder proposals are the object queries")
         self.transformer = transformer
         self.position_embedding = position_embedding
         self.input_proj = InputProjections(self.backbone.num_channels, hidden_dim, transformer.num_levels)
@@ -68,21 +70,21 @@ class DeformableDETR(DETRBase):
     @classmethod
     def from_config(cls, cfg):
         detr = cfg.MODEL.DETR
-        options = cfg.MODEL.DEFORMABLE_DETR
+        num_queries = detr.NUM_OBJECT_QUERIES  # read once: the queries, and the two-stage proposals
         return {
             **super().from_config(cfg),
-            "transformer": build_deformable_transformer(cfg),
+            "transformer": build_deformable_transformer(cfg, num_proposals=num_queries),
             "position_embedding": build_position_encoding(detr.POSITION_EMBEDDING, detr.HIDDEN_DIM, POSITION_OFFSET),
             "num_classes": detr.NUM_CLASSES,
-            "num_queries": detr.NUM_OBJECT_QUERIES,
-            "with_box_refine": options.WITH_BOX_REFINE,
+            "num_queries": num_queries,
+            "with_box_refine": cfg.MODEL.DEFORMABLE_DETR.WITH_BOX_REFINE,
             "aux_loss": detr.DEEP_SUPERVISION,
         }
 
     @classmethod
-    def criterion_from_config(cls, cfg):
+    def criterion_from_config(cls, cfg, class_loss):
         """Two-stage also supervises the encoder proposals (``_enc`` losses)."""
-        return build_criterion(cfg, two_stage=cfg.MODEL.DEFORMABLE_DETR.TWO_STAGE)
+        return build_criterion(cfg, class_loss, two_stage=cfg.MODEL.DEFORMABLE_DETR.TWO_STAGE)
 
     def predict(self, levels, image_sizes, pixel_mask, targets=None):
         """levels: backbone [(feature [B, C_l, H_l, W_l], mask [B, H_l, W_l])]; pixel_mask: [B, H, W]

@@ -1,8 +1,30 @@
 """What the core and the tools know about Deformable DETR: registered when the package is imported."""
+from projects.checkpoint.official_args import set_official_detr_args, set_official_focal_args
 from projects.registry import Method, register_method
 
 from deformable_detr.config import add_deformable_detr_config
 from deformable_detr.convert import DEFORMABLE_DETR_CONVERTER
+from deformable_detr.peer import PEER
+
+
+def official_config(cfg, args, variant):
+    """Deformable DETR's keys from the official main.py arguments (fundamentalvision/Deformable-DETR);
+    the variant (single-scale, multi-scale, box refinement, two-stage) is in the arguments."""
+    set_official_detr_args(cfg, args)
+    set_official_focal_args(cfg, args)
+    cfg.MODEL.META_ARCHITECTURE = "DeformableDETR"
+    options = cfg.MODEL.DEFORMABLE_DETR
+    options.NUM_FEATURE_LEVELS = args["num_feature_levels"]
+    options.ENC_N_POINTS, options.DEC_N_POINTS = args["enc_n_points"], args["dec_n_points"]
+    options.WITH_BOX_REFINE, options.TWO_STAGE = args["with_box_refine"], args["two_stage"]
+
+
+def attention_recorder(pixels=()):
+    """The recorder of tools/visualize_attention.py, imported on use (it imports matplotlib)."""
+    from deformable_detr.attention_figures import DeformableDETRRecorder
+
+    return DeformableDETRRecorder(pixels)
+
 
 METHOD = register_method(Method(
     name="deformable_detr",
@@ -10,4 +32,7 @@ METHOD = register_method(Method(
     meta_architectures=("DeformableDETR",),
     checkpoint_signatures={"DeformableDETR": ("sampling_offsets",)},
     converter=DEFORMABLE_DETR_CONVERTER,
+    attention_recorders={"DeformableDETR": attention_recorder},
+    official_config=official_config,
+    benchmark_peer=PEER,
 ))

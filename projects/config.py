@@ -49,8 +49,8 @@ def add_detr_config(cfg):
     # shapes), "finetune" (class heads of another class count re-initialised) or "partial"
     # (Detectron2's load-what-matches); see projects/checkpoint/weights_fit.py
     cfg.MODEL.WEIGHTS_MODE = "strict"
-    # torch.compile the model's tensor core (DETRBase.predict, one graph) in train_net.py; see
-    # projects/deploy/compile.py
+    # torch.compile the model's tensor core (DETRBase.predict, one graph) for training and --eval-only;
+    # see projects/engine/compile.py
     cfg.MODEL.COMPILE = False
 
     cfg.SOLVER.OPTIMIZER = "ADAMW"

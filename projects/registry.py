@@ -30,12 +30,16 @@ class Method:
         that model's checkpoints; names the method of a checkpoint that does not fit (the longest
         matching tuple wins, so a model that extends another lists the other's fragments too).
     converter: the ``projects.checkpoint.OfficialConverter`` of its official checkpoints, if any.
-    attention_recorders: meta-architecture -> recorder class of tools/visualize_attention.py.
+    attention_recorders: meta-architecture -> recorder factory of tools/visualize_attention.py: called
+        like the recorder class, ``factory(pixels)`` (a function that imports the recorder's module on
+        use keeps matplotlib out of the package import).
     official_config: ``(cfg, args, variant) -> None``: sets this method's keys of ``cfg`` from the
         official training script's arguments (``args``, a dict) for an official variant; the test
         harness builds the official fixtures' tiny models with it.
-    benchmark_peer: how tools/benchmarks builds and fills the Hugging Face transformers counterpart
-        of the method's models (None: the method has no peer there).
+    benchmark_peer: how tools/benchmarks/peers.py builds and fills the Hugging Face transformers
+        counterpart of the method's models, a ``projects.benchmark.hf_peer.HFPeer`` (None: no peer).
+    tiny_overrides: meta-architecture -> config overrides (flat KEY VALUE strings) that a tiny test model
+        with one encoder layer also needs (e.g. an encoder-block list of matching length).
     """
 
     name: str
@@ -46,6 +50,7 @@ class Method:
     attention_recorders: Mapping[str, Callable] = field(default_factory=dict)
     official_config: Optional[Callable] = None
     benchmark_peer: Optional[object] = None
+    tiny_overrides: Mapping[str, Tuple[str, ...]] = field(default_factory=dict)
     package: str = ""
 
     @property

@@ -9,11 +9,8 @@ from typing import Dict, Optional
 import torch
 
 from projects.checkpoint import (
-    ConversionError, OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head, register_converter,
-    require_family,
+    ConversionError, OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head, require_family,
 )
-
-from .config import add_smca_config
 
 _DECODER = r"^transformer\.decoder\.layers\.(\d+)\."
 
@@ -109,7 +106,7 @@ def _config_value(cfg, dotted_key):
     return node
 
 
-SMCA_CONVERTER = register_converter(OfficialConverter(
+SMCA_CONVERTER = OfficialConverter(
     method="smca", family="SMCA", meta_architecture="SMCA", detect=detect_smca,
-    convert=convert_smca_state_dict, add_config=add_smca_config, check_config=check_config,
-))
+    convert=convert_smca_state_dict, check_config=check_config,
+)

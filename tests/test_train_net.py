@@ -1,7 +1,8 @@
 """The Trainer end to end on the (small) embedded dataset: train a few iterations, evaluate with
 COCOEvaluator, then run the ``train_net.py --eval-only`` command on the checkpoint just written.
 
-Model-level end-to-end checks of every method are in test_model_e2e.py; this file checks the glue
+Model-level end-to-end checks of every method are in its tests' test_model_e2e.py
+(tests/<method>/, tests/projects/detr/); this file checks the glue
 around one model (DETR): the trainer, its hooks, the evaluator and the command line.
 """
 import math

@@ -59,7 +59,7 @@ log "tests: $status_tests"
 
 # 4. Benchmark on the GPU (kernel vs reference, float32/float16/bfloat16).
 if [[ "$status_build" == ok* ]]; then
-  if "$PY" tools/benchmark_ms_deform_attn.py --device cuda --dtype float32 float16 bfloat16 --repeats 10 \
+  if PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" "$PY" tools/benchmarks/ms_deform_attn.py --device cuda --dtype float32 float16 bfloat16 --repeats 10 \
       > "$OUT/benchmark.log" 2>&1; then
     status_bench="ok (see $OUT/benchmark.log)"
   else

@@ -6,39 +6,37 @@
     python train_net.py --config-file configs/deformable_detr/deformable_detr_r50_50ep.yaml \\
         --eval-only MODEL.WEIGHTS output/deformable_detr_r50.pth
 
-The method (DETR, Deformable DETR and its variant, Conditional DETR, SMCA and its scale type) is read
-off the checkpoint's keys (``--method auto``, the default); naming a method checks it instead, and a
-checkpoint of another family is refused with what it looks like. The file is read with
+The method (and its variant, for methods that have several) is read off the checkpoint's keys by the
+converters the installed methods register (``--method auto``, the default); naming a method checks it
+instead, and a checkpoint of another family is refused with what it looks like. The file is read with
 ``weights_only=True`` (tensors, plain containers and the training script's argparse.Namespace only).
 
-By default the official classifiers, indexed by COCO category id (91 rows, +1 no-object row for DETR,
-+1 unused column for SMCA), are reduced to Detectron2's 80 contiguous COCO classes, which the configs
+By default the official classifiers, indexed by COCO category id (91 rows, plus a method's own extra
+row or column, e.g. a no-object row), are reduced to Detectron2's 80 contiguous COCO classes, which the configs
 under configs/ expect; ``--keep-coco-ids`` keeps every row (then set MODEL.DETR.NUM_CLASSES to match and
 use a dataset with raw COCO ids). ``--config-file`` builds that config's model and checks that the
-converted weights fill it exactly (and, for Deformable DETR and SMCA, that the config is the checkpoint's
+converted weights fill it exactly (and, for methods with variants, that the config is the checkpoint's
 variant) before anything is written.
 """
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-# Importing a method package registers its converter.
-import conditional_detr  # noqa: E402,F401
-import deformable_detr  # noqa: E402,F401
-import smca  # noqa: E402,F401
-from projects.checkpoint import (  # noqa: E402
-    CONVERTERS, ConversionError, UnreadableCheckpointError, check_fits_config, convert_official_file,
+from projects.checkpoint import (
+    ConversionError, UnreadableCheckpointError, check_fits_config, convert_official_file, registered_converters,
     save_converted_checkpoint,
 )
+
+
+def convertible_methods():
+    """The registered methods with an official-checkpoint converter (importing the installed method
+    packages registers their converters): the names --method accepts besides "auto"."""
+    return sorted(registered_converters())
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("source", help="official checkpoint (.pth holding {'model': state_dict, ...} or a state dict)")
     parser.add_argument("destination", help="Detectron2 checkpoint to write (.pth)")
-    parser.add_argument("--method", default="auto", choices=["auto", *sorted(CONVERTERS)],
+    parser.add_argument("--method", default="auto", choices=["auto", *convertible_methods()],
                         help="the checkpoint's method (default: detect it from the keys)")
     parser.add_argument("--keep-coco-ids", action="store_true",
                         help="keep the COCO-id class rows (default: reduce them to Detectron2's 80 classes)")

@@ -13,22 +13,18 @@ as in evaluation; batch 1 gives exactly the per-image result).
 """
 import argparse
 import logging
-import sys
 import time
-from pathlib import Path
 
 import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from detectron2.utils.video_visualizer import VideoVisualizer
 
-from detectron2.utils.video_visualizer import VideoVisualizer  # noqa: E402
-
-from projects.visualization import (  # noqa: E402
+from projects.engine.launch import register_datasets
+from projects.visualization import (
     BatchPredictor, ToolInputError, VideoReader, VideoWriter, dataset_metadata, draw_predictions,
     exit_on_input_error, from_bgr, list_images, output_file, read_config, read_image, save_image,
     setup_tool_logging, to_rgb,
 )
-from train_net import load_config, register_datasets  # noqa: E402
 
 logger = logging.getLogger("demo")
 
@@ -102,7 +98,7 @@ def run_on_video(predictor, metadata, args):
 def main(argv=None):
     args = parse_args(argv)
     setup_tool_logging("demo")
-    cfg = read_config(load_config, args.config_file, args.opts)
+    cfg = read_config(args.config_file, args.opts)
     register_datasets(cfg)
     metadata = dataset_metadata(cfg)
     predictor = BatchPredictor(cfg)

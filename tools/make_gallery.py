@@ -10,25 +10,31 @@ For each config whose OUTPUT_DIR holds model_final.pth: the demo's drawing of --
 shrunk to --max-width pixels. Trailing KEY VALUE overrides apply to every config.
 """
 import argparse
+import importlib.util
 import logging
 import os
-import sys
 import tempfile
 from pathlib import Path
 
 from PIL import Image
 
+from projects.visualization import ToolInputError, exit_on_input_error, read_config, setup_tool_logging
+
 TOOLS = Path(__file__).resolve().parent
-sys.path.insert(0, str(TOOLS.parent))
-sys.path.insert(0, str(TOOLS))
-
-import demo  # noqa: E402
-import visualize_attention  # noqa: E402
-from projects.visualization import ToolInputError, exit_on_input_error, read_config, setup_tool_logging  # noqa: E402
-from train_net import load_config  # noqa: E402
-
 logger = logging.getLogger("make_gallery")
 DEFAULT_IMAGE = "datasets/embedded_shapes/val/000003.jpg"
+
+
+def load_sibling_tool(name):
+    """tools/<name>.py as a module: the gallery is drawn by the demo and attention tools themselves
+    (tools/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(f"tools_{name}", TOOLS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+demo, visualize_attention = load_sibling_tool("demo"), load_sibling_tool("visualize_attention")
 
 
 def parse_args(argv=None):
@@ -45,7 +51,7 @@ def parse_args(argv=None):
 
 def checkpoint_of(config_file, opts):
     """OUTPUT_DIR/model_final.pth of the config, or None when it has not been trained."""
-    path = Path(read_config(load_config, config_file, opts).OUTPUT_DIR) / "model_final.pth"
+    path = Path(read_config(config_file, opts).OUTPUT_DIR) / "model_final.pth"
     return str(path) if path.is_file() else None
 
 

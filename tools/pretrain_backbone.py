@@ -11,17 +11,15 @@ configs' ``embedded-trunk://R-18.pkl`` points at, where a second run reuses it.
 """
 import argparse
 import logging
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from detectron2.utils.logger import setup_logger  # noqa: E402
+from detectron2.utils.logger import setup_logger
 
-from projects.pretrain import PretrainSettings, default_trunk_path, make_trunk  # noqa: E402
-from projects.pretrain.trunk_file import stored_pretraining  # noqa: E402
+from projects.pretrain import PretrainSettings, default_trunk_path, make_trunk
+from projects.pretrain.trunk_file import stored_pretraining
 
 
 def parse_args(argv=None):

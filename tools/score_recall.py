@@ -12,14 +12,10 @@ detection per object), recall and precision, and the median over objects of the 
 right-class detection at that IoU gives it. Use it to choose the score threshold for tools/demo.py.
 """
 import argparse
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from projects.visualization import ToolInputError, exit_on_input_error, setup_tool_logging  # noqa: E402
-from projects.visualization.recall import best_scores, recall_at_scores  # noqa: E402
-from projects.visualization.results import load_results_for_dataset  # noqa: E402
+from projects.visualization import ToolInputError, exit_on_input_error, setup_tool_logging
+from projects.visualization.recall import best_scores, recall_at_scores
+from projects.visualization.results import load_results_for_dataset
 
 
 def parse_args(argv=None):

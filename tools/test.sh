@@ -8,10 +8,10 @@ cd "$ROOT"
 # The tests also check the peer benchmark's weight mapping, which needs its optional dependency
 # (Hugging Face transformers); the project itself does not, so only the test command installs it.
 BENCH_STAMP="$ROOT/.venv/.benchmark-requirements.sha"
-BENCH_SHA="$(sha256sum "$ROOT/tools/benchmark_requirements.txt" | cut -d' ' -f1)"
+BENCH_SHA="$(sha256sum "$ROOT/tools/benchmarks/requirements.txt" | cut -d' ' -f1)"
 if [ "$(cat "$BENCH_STAMP" 2>/dev/null)" != "$BENCH_SHA" ]; then
-  echo "[test.sh] installing the benchmark extra (tools/benchmark_requirements.txt)"
-  "$ROOT/.venv/bin/python" -m pip --disable-pip-version-check -q install -r "$ROOT/tools/benchmark_requirements.txt"
+  echo "[test.sh] installing the benchmark extra (tools/benchmarks/requirements.txt)"
+  "$ROOT/.venv/bin/python" -m pip --disable-pip-version-check -q install -r "$ROOT/tools/benchmarks/requirements.txt"
   echo "$BENCH_SHA" > "$BENCH_STAMP"
 fi
 exec "$ROOT/.venv/bin/python" -m pytest "${@:-tests}"

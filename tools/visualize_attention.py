@@ -6,26 +6,22 @@ model's own forward pass (forward hooks on its attention modules).
         --input datasets/embedded_shapes/val/000000.jpg --output output/attention --top-k 3 \\
         MODEL.WEIGHTS output/quickstart_smca_single_scale/model_final.pth
 
-DETR: decoder cross-attention per detection (+ encoder self-attention of --pixel x,y).
-Conditional DETR: per head, spatial-only and combined cross-attention of the last decoder layer.
-SMCA: per decoder layer, each head's Gaussian prior and the co-attention (multi-scale: per level,
-with the scale-selection weights). Deformable DETR: last decoder layer's sampling points per level
-(+ encoder sampling points of --pixel; two-stage: the encoder proposals kept as queries).
+What is drawn is the method's own mechanism, chosen by the attention recorder its package registers
+(``Method.attention_recorders``, projects/registry.py): e.g. decoder
+cross-attention per detection, per-head spatial priors, or deformable sampling points per level;
+recorders that draw encoder attention also draw it for each --pixel x,y.
 """
 import argparse
 import logging
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from projects.visualization import (  # noqa: E402
+from projects.engine.launch import register_datasets
+from projects.visualization import (
     BatchPredictor, ToolInputError, dataset_metadata, exit_on_input_error, read_config, read_image,
     setup_tool_logging, to_rgb,
 )
-from projects.visualization.attention import ImageView, build_recorder, top_detections  # noqa: E402
-from projects.visualization.attention.figures import save_figure  # noqa: E402
-from train_net import load_config, register_datasets  # noqa: E402
+from projects.visualization.attention import ImageView, build_recorder, top_detections
+from projects.visualization.attention.figures import save_figure
 
 logger = logging.getLogger("visualize_attention")
 
@@ -45,7 +41,7 @@ def parse_args(argv=None):
     parser.add_argument("--output", required=True, help="folder for the figures (PNG)")
     parser.add_argument("--top-k", type=int, default=3, help="how many of the best detections to explain")
     parser.add_argument("--pixel", type=pixel, action="append", default=[], dest="pixels", metavar="X,Y",
-                        help="a pixel whose encoder attention to draw (DETR, Deformable DETR); repeatable")
+                        help="a pixel whose encoder attention to draw (methods whose recorder draws it); repeatable")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE pairs (MODEL.WEIGHTS x)")
     args = parser.parse_args(argv)
     if args.top_k < 1:
@@ -58,14 +54,14 @@ def explain(predictor, image, pixels, top_k):
     recorder = build_recorder(predictor.model, pixels)
     with recorder.recording(predictor.model):
         predictor([image])
-    return recorder, top_detections(recorder.outputs, predictor.model.select_box, top_k)
+    return recorder, top_detections(recorder.outputs, predictor.model.class_loss, top_k)
 
 
 @exit_on_input_error
 def main(argv=None):
     args = parse_args(argv)
     setup_tool_logging("visualize_attention")
-    cfg = read_config(load_config, args.config_file, args.opts)
+    cfg = read_config(args.config_file, args.opts)
     register_datasets(cfg)
     metadata = dataset_metadata(cfg)
     predictor = BatchPredictor(cfg)

@@ -7,24 +7,21 @@
         --source dataloader --output output/data_augmented --num-images 8
 
 ``annotation``: the raw annotations of DATASETS.TRAIN on the original images.
-``dataloader``: exactly what training feeds the model: the trainer's own data loader with the DETR
+``dataloader``: exactly what training feeds the model: the trainer's own data loader with the project's
 mapper (flip, resize, crop), boxes as the model receives them.
 """
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from projects.engine.trainer import Trainer  # noqa: E402
-from projects.visualization import (  # noqa: E402
+from projects.engine.launch import register_datasets
+from projects.engine.trainer import Trainer
+from projects.visualization import (
     ToolInputError, dataset_metadata, draw_annotations, draw_targets, exit_on_input_error, load_dataset,
     read_config, read_image, save_image, setup_tool_logging, to_rgb,
 )
-from train_net import load_config, register_datasets  # noqa: E402
 
 logger = logging.getLogger("visualize_data")
 
@@ -67,7 +64,7 @@ def loader_images(cfg, metadata, num_images):
 def main(argv=None):
     args = parse_args(argv)
     setup_tool_logging("visualize_data")
-    cfg = read_config(load_config, args.config_file, args.opts)
+    cfg = read_config(args.config_file, args.opts)
     register_datasets(cfg)
     metadata = dataset_metadata(cfg, split="TRAIN")
     source = annotated_images if args.source == "annotation" else loader_images

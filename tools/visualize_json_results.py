@@ -11,18 +11,15 @@ Left: predictions scoring at least --conf-threshold; right: the ground truth.
 """
 import argparse
 import logging
-import sys
 from pathlib import Path
 
 import tqdm
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from projects.visualization import (  # noqa: E402
+from projects.visualization import (
     ToolInputError, draw_annotations, draw_predictions, exit_on_input_error, read_image, save_image,
     setup_tool_logging, side_by_side,
 )
-from projects.visualization.results import empty_predictions, load_results_for_dataset  # noqa: E402
+from projects.visualization.results import empty_predictions, load_results_for_dataset
 
 logger = logging.getLogger("visualize_json_results")
 

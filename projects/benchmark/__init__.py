@@ -1,5 +1,12 @@
-"""Side-by-side comparison with Hugging Face transformers' DETR-family models (tools/benchmark_peers.py).
+"""The benchmarks' logic (their command lines are tools/benchmarks/*.py).
 
-transformers is an optional benchmark dependency (tools/benchmark_requirements.txt): nothing in
-the project imports this package; its modules import transformers when they are used.
+* ``convergence``: the convergence benchmark on the embedded dataset (tools/benchmarks/convergence.py);
+* ``hf_peer``: ``HFPeer``, what a method registers (``Method.benchmark_peer``) to be compared with
+  its Hugging Face transformers counterpart; ``hf_configs``, ``hf_weights``, ``peers``: building
+  that counterpart, copying our weights into it, feeding both the same tensors
+  (tools/benchmarks/peers.py);
+* ``timing``: timing and peak-memory helpers shared by the benchmarks.
+
+transformers is an optional benchmark dependency (tools/benchmarks/requirements.txt): nothing in
+the project imports it at import time; ``hf_configs`` imports it when a peer is built.
 """

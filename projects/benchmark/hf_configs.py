@@ -7,13 +7,9 @@ computes something else.
 """
 import importlib
 
-INSTALL_HINT = "pip install -r tools/benchmark_requirements.txt"
-# our META_ARCHITECTURE -> (HF config class, HF detection model class)
-HF_CLASSES = {
-    "DeformableDETR": ("DeformableDetrConfig", "DeformableDetrForObjectDetection"),
-    "ConditionalDETR": ("ConditionalDetrConfig", "ConditionalDetrForObjectDetection"),
-    "DETR": ("DetrConfig", "DetrForObjectDetection"),
-}
+from projects.benchmark.hf_peer import peer_of
+
+INSTALL_HINT = "pip install -r tools/benchmarks/requirements.txt"
 RESNET_BLOCKS = {18: [2, 2, 2, 2], 34: [3, 4, 6, 3], 50: [3, 4, 6, 3], 101: [3, 4, 23, 3], 152: [3, 8, 36, 3]}
 
 
@@ -27,10 +23,7 @@ def import_transformers():
 
 def check_supported(cfg):
     """ValueError naming the first key of ``cfg`` that the HF peer cannot reproduce."""
-    arch = cfg.MODEL.META_ARCHITECTURE
-    if arch not in HF_CLASSES:
-        raise ValueError(f"No Hugging Face peer for MODEL.META_ARCHITECTURE {arch!r}; "
-                         f"expected one of {sorted(HF_CLASSES)}")
+    peer = peer_of(cfg)
     resnets, detr = cfg.MODEL.RESNETS, cfg.MODEL.DETR
     unsupported = [
         (cfg.MODEL.BACKBONE.NAME != "build_resnet_backbone", "MODEL.BACKBONE.NAME must be build_resnet_backbone"),
@@ -41,11 +34,8 @@ def check_supported(cfg):
          "MODEL.RESNETS.WIDTH_PER_GROUP must be RES2_OUT_CHANNELS / 4 (HF's bottleneck reduction)"),
         (detr.PRE_NORM, "MODEL.DETR.PRE_NORM: HF's DETR-family layers are post-norm only"),
         (detr.POSITION_EMBEDDING != "sine", "MODEL.DETR.POSITION_EMBEDDING must be sine"),
+        *peer.unsupported(cfg),
     ]
-    if arch == "DeformableDETR":
-        options = cfg.MODEL.DEFORMABLE_DETR
-        unsupported.append((options.WITH_BOX_REFINE or options.TWO_STAGE,
-                            "MODEL.DEFORMABLE_DETR.WITH_BOX_REFINE / TWO_STAGE must be False (the one-stage model)"))
     for bad, message in unsupported:
         if bad:
             raise ValueError(f"Cannot compare with Hugging Face: {message}")
@@ -71,7 +61,7 @@ def hf_stage_names(in_features):
 
 
 def transformer_kwargs(cfg):
-    """HF config arguments shared by the three methods, from ``cfg.MODEL.DETR``.
+    """HF config arguments every peer shares, from ``cfg.MODEL.DETR``.
 
     HF's loss keeps its own matcher costs and loss coefficients (integers in its config): the
     training-step comparison times HF's own loss, and its value is not compared with ours.
@@ -88,29 +78,15 @@ def transformer_kwargs(cfg):
 
 
 def hf_config(cfg):
-    """The HF config of the peer of ``cfg``'s model.
-
-    ``auxiliary_loss``: Deformable DETR supervises every decoder layer, as ours does (its outputs do
-    not depend on the flag). HF's DETR and Conditional DETR decoders layer-normalise the state they
-    pass to the next layer when the flag is on (the official code passes the un-normalised state),
-    so there it stays off: their outputs then equal the official model's (and ours).
-    """
+    """The HF config of the peer of ``cfg``'s model: the shared transformer sizes, then the
+    method's own arguments (``HFPeer.config_kwargs``)."""
     check_supported(cfg)
     transformers = import_transformers()
-    arch = cfg.MODEL.META_ARCHITECTURE
-    kwargs = transformer_kwargs(cfg)
-    if arch == "DeformableDETR":
-        options = cfg.MODEL.DEFORMABLE_DETR
-        kwargs.update(num_feature_levels=options.NUM_FEATURE_LEVELS, encoder_n_points=options.ENC_N_POINTS,
-                      decoder_n_points=options.DEC_N_POINTS, two_stage=False, with_box_refine=False,
-                      auxiliary_loss=cfg.MODEL.DETR.DEEP_SUPERVISION)
-    else:
-        kwargs.update(auxiliary_loss=False)
-    return getattr(transformers, HF_CLASSES[arch][0])(**kwargs)
+    peer = peer_of(cfg)
+    return getattr(transformers, peer.config_class)(**transformer_kwargs(cfg), **peer.config_kwargs(cfg))
 
 
 def build_hf_model(cfg):
     """A randomly initialised HF detection model equivalent to ``cfg``'s (CPU, float32)."""
     transformers = import_transformers()
-    model_class = getattr(transformers, HF_CLASSES[cfg.MODEL.META_ARCHITECTURE][1])
-    return model_class(hf_config(cfg))
+    return getattr(transformers, peer_of(cfg).model_class)(hf_config(cfg))

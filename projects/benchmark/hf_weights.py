@@ -1,18 +1,21 @@
 """Our parameter names -> Hugging Face transformers' names, and the weight copy between the two models.
 
-Every rule is written out per method (no guessing by shape): a rule maps one of our state-dict
-names to one HF name, except ``nn.MultiheadAttention``'s fused ``in_proj_{weight,bias}`` [3C, ...],
-which HF keeps as separate q/k/v projections (rows [0, C) = q, [C, 2C) = k, [2C, 3C) = v).
+Every rule is written out (no guessing by shape): each method's rules are in its ``HFPeer``
+(``<method>/peer.py``, projects/benchmark/hf_peer.py); here are the parts every peer shares (the
+Detectron2 ResNet -> HF ResNet names, the FFN and attention-output renames, the DETR encoder
+layer). A rule maps one of our state-dict names to one HF name, except ``nn.MultiheadAttention``'s
+fused ``in_proj_{weight,bias}`` [3C, ...], which HF keeps as separate q/k/v projections (rows
+[0, C) = q, [C, 2C) = k, [2C, 3C) = v).
 The copy is refused unless the mapped names are exactly HF's state-dict names, with equal shapes.
 """
 import re
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Sequence, Tuple
 
 import torch
 from torch import nn
 
-# (pattern on our name, HF name template for re.Match.expand); a method's rules: the first match wins
-Rule = Tuple[str, str]
+from projects.benchmark.hf_peer import Rule
+
 FUSED_QKV = re.compile(r"^(?P<prefix>.*)\.in_proj_(?P<kind>weight|bias)$")
 HF_BACKBONE = "model.backbone.model."
 IGNORED_PREFIXES = ("criterion.",)  # our loss buffers (e.g. the no-object class weight), not model weights
@@ -23,73 +26,12 @@ LAYER_RULES: List[Rule] = [
     (r"^(.*)\.ffn\.linear2\.(weight|bias)$", r"\1.mlp.fc2.\2"),
     (r"^(.*)\.out_proj\.(weight|bias)$", r"\1.o_proj.\2"),
 ]
-# the DETR encoder layer (DETR and Conditional DETR): self-attention, norm1, FFN, norm2
+# the DETR encoder layer (post-norm: self-attention, norm1, FFN, norm2), for the peers whose encoder is DETR's
 DETR_ENCODER_RULES: List[Rule] = [
     (r"^transformer\.encoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.encoder.layers.\1.self_attn_layer_norm.\2"),
     (r"^transformer\.encoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.encoder.layers.\1.final_layer_norm.\2"),
     (r"^transformer\.encoder\.(.*)$", r"model.encoder.\1"),
 ]
-
-DEFORMABLE_DETR_RULES: List[Rule] = [
-    (r"^input_proj\.(.*)$", r"model.input_proj.\1"),
-    (r"^query_embed\.weight$", r"model.query_position_embeddings.weight"),
-    (r"^transformer\.level_embed$", r"model.level_embed"),
-    (r"^transformer\.reference_points\.(.*)$", r"model.reference_points.\1"),
-    (r"^transformer\.encoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.encoder.layers.\1.self_attn_layer_norm.\2"),
-    (r"^transformer\.encoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.encoder.layers.\1.final_layer_norm.\2"),
-    (r"^transformer\.encoder\.(.*)$", r"model.encoder.\1"),
-    # our decoder norms follow the official names: norm2 after self-attention, norm1 after cross-attention
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.decoder.layers.\1.self_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.decoder.layers.\1.encoder_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm3\.(.*)$", r"model.decoder.layers.\1.final_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.cross_attn\.(.*)$", r"model.decoder.layers.\1.encoder_attn.\2"),
-    (r"^transformer\.decoder\.(.*)$", r"model.decoder.\1"),
-    (r"^(class_embed|bbox_embed)\.(.*)$", r"\1.\2"),
-]
-
-DETR_RULES: List[Rule] = [
-    (r"^input_proj\.(.*)$", r"model.input_projection.\1"),
-    (r"^query_embed\.weight$", r"model.query_position_embeddings.weight"),
-    *DETR_ENCODER_RULES,
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.decoder.layers.\1.self_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.decoder.layers.\1.encoder_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm3\.(.*)$", r"model.decoder.layers.\1.final_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.multihead_attn\.(.*)$", r"model.decoder.layers.\1.encoder_attn.\2"),
-    (r"^transformer\.decoder\.norm\.(.*)$", r"model.decoder.layernorm.\1"),
-    (r"^transformer\.decoder\.(.*)$", r"model.decoder.\1"),
-    (r"^class_embed\.(.*)$", r"class_labels_classifier.\1"),
-    (r"^bbox_embed\.(.*)$", r"bbox_predictor.\1"),
-]
-
-# Conditional DETR decoder layer: our sa_* / ca_* projections (official names) -> HF's per-attention ones
-CONDITIONAL_PROJECTIONS = {
-    "sa_qcontent_proj": "self_attn.q_content_proj", "sa_qpos_proj": "self_attn.q_pos_proj",
-    "sa_kcontent_proj": "self_attn.k_content_proj", "sa_kpos_proj": "self_attn.k_pos_proj",
-    "sa_v_proj": "self_attn.v_proj", "self_attn.out_proj": "self_attn.o_proj",
-    "ca_qcontent_proj": "encoder_attn.q_content_proj", "ca_qpos_proj": "encoder_attn.q_pos_proj",
-    "ca_kcontent_proj": "encoder_attn.k_content_proj", "ca_kpos_proj": "encoder_attn.k_pos_proj",
-    "ca_v_proj": "encoder_attn.v_proj", "ca_qpos_sine_proj": "encoder_attn.q_pos_sine_proj",
-    "cross_attn.out_proj": "encoder_attn.o_proj",
-}
-CONDITIONAL_DETR_RULES: List[Rule] = [
-    (r"^input_proj\.(.*)$", r"model.input_projection.\1"),
-    (r"^query_embed\.weight$", r"model.query_position_embeddings.weight"),
-    *DETR_ENCODER_RULES,
-    *[(rf"^transformer\.decoder\.layers\.(\d+)\.{re.escape(ours)}\.(weight|bias)$",
-       rf"model.decoder.layers.\1.{theirs}.\2") for ours, theirs in CONDITIONAL_PROJECTIONS.items()],
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.decoder.layers.\1.self_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.decoder.layers.\1.encoder_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm3\.(.*)$", r"model.decoder.layers.\1.final_layer_norm.\2"),
-    (r"^transformer\.decoder\.norm\.(.*)$", r"model.decoder.layernorm.\1"),
-    (r"^transformer\.decoder\.(query_scale|ref_point_head)\.(.*)$", r"model.decoder.\1.\2"),
-    (r"^transformer\.decoder\.(.*)$", r"model.decoder.\1"),
-    (r"^class_embed\.(.*)$", r"class_labels_classifier.\1"),
-    (r"^bbox_embed\.(.*)$", r"bbox_predictor.\1"),
-]
-
-METHOD_RULES = {"DeformableDETR": DEFORMABLE_DETR_RULES, "DETR": DETR_RULES,
-                "ConditionalDETR": CONDITIONAL_DETR_RULES}
-
 
 def backbone_name(name: str):
     """Detectron2 ResNet name (``backbone.body.*``) -> HF ResNet name, or None if ``name`` is not one.
@@ -113,7 +55,7 @@ def backbone_name(name: str):
             f"{'normalization' if norm else 'convolution'}.{leaf}")
 
 
-def hf_names(name: str, shape, rules: List[Rule]) -> List[Tuple[str, Callable]]:
+def hf_names(name: str, shape, rules: Sequence[Rule]) -> List[Tuple[str, Callable]]:
     """[(HF name, slice of our tensor)] for one of our names (three entries for a fused q/k/v)."""
     mapped = backbone_name(name)
     if mapped is not None:
@@ -142,10 +84,9 @@ def expand_fused(mapped: str, shape) -> List[Tuple[str, Callable]]:
             for i, proj in enumerate(("q", "k", "v"))]
 
 
-def to_hf_state_dict(ours: Dict[str, torch.Tensor], arch: str) -> Dict[str, torch.Tensor]:
-    """Our state dict -> HF names (loss buffers dropped). KeyError on a name without a rule,
-    ValueError when two of our tensors map to one HF name with different values."""
-    rules = METHOD_RULES[arch]
+def to_hf_state_dict(ours: Dict[str, torch.Tensor], rules: Sequence[Rule]) -> Dict[str, torch.Tensor]:
+    """Our state dict -> HF names through a peer's ``rules`` (loss buffers dropped). KeyError on a
+    name without a rule, ValueError when two of our tensors map to one HF name with different values."""
     mapped: Dict[str, torch.Tensor] = {}
     for name, tensor in ours.items():
         if name.startswith(IGNORED_PREFIXES):
@@ -168,9 +109,9 @@ def check_same_layout(mapped: Dict[str, torch.Tensor], theirs: Dict[str, torch.T
                          f"unexpected {unexpected[:5]} ({len(unexpected)}), shape mismatches {sorted(shapes)[:5]}")
 
 
-def copy_weights(ours: nn.Module, hf: nn.Module, arch: str) -> None:
+def copy_weights(ours: nn.Module, hf: nn.Module, rules: Sequence[Rule]) -> None:
     """Load every weight of ``ours`` into ``hf`` through the name mapping (strict, checked first)."""
-    mapped = to_hf_state_dict(ours.state_dict(), arch)
+    mapped = to_hf_state_dict(ours.state_dict(), rules)
     check_same_layout(mapped, hf.state_dict())
     hf.load_state_dict(mapped, strict=True)
 
@@ -188,9 +129,8 @@ def match_trainable(hf: nn.Module, freeze_at: int) -> None:
         param.requires_grad_(not name.startswith(tuple(frozen)))
 
 
-def check_same_trainable(ours: nn.Module, hf: nn.Module, arch: str) -> None:
+def check_same_trainable(ours: nn.Module, hf: nn.Module, rules: Sequence[Rule]) -> None:
     """ValueError unless exactly the parameters mapped from our trainable ones are trainable in ``hf``."""
-    rules = METHOD_RULES[arch]
     expected = {hf_name for name, p in ours.named_parameters(remove_duplicate=False) if p.requires_grad
                 for hf_name, _ in hf_names(name, p.shape, rules)}
     found = {name for name, p in hf.named_parameters(remove_duplicate=False) if p.requires_grad}

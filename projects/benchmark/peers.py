@@ -14,6 +14,7 @@ from detectron2.layers import FrozenBatchNorm2d
 from detectron2.modeling import build_model
 
 from projects.benchmark.hf_configs import build_hf_model
+from projects.benchmark.hf_peer import peer_of
 from projects.benchmark.hf_weights import check_same_trainable, copy_weights, match_trainable
 
 
@@ -73,11 +74,11 @@ def build_pair(cfg, seed: int = 0) -> PeerPair:
     perturb(ours)
     calibrate_frozen_bn(ours, batch_for(ours, CALIBRATION_SIZES, seed))
     hf = build_hf_model(cfg).eval()
-    arch = cfg.MODEL.META_ARCHITECTURE
-    copy_weights(ours, hf, arch)
+    rules = peer_of(cfg).weight_rules
+    copy_weights(ours, hf, rules)
     match_trainable(hf, cfg.MODEL.BACKBONE.FREEZE_AT)
-    check_same_trainable(ours, hf, arch)
-    return PeerPair(arch, ours, hf)
+    check_same_trainable(ours, hf, rules)
+    return PeerPair(cfg.MODEL.META_ARCHITECTURE, ours, hf)
 
 
 def make_batch(sizes: Sequence[Tuple[int, int]], pixel_mean, pixel_std, seed: int = 0) -> Batch:

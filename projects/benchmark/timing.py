@@ -1,4 +1,4 @@
-"""Timing and peak-memory helpers of the peer benchmark (no model knowledge here)."""
+"""Timing and peak-memory helpers of the benchmarks (no model knowledge here)."""
 import gc
 import resource
 import statistics
@@ -12,6 +12,17 @@ import torch
 class Timing(NamedTuple):
     wall: float  # median seconds per call
     cpu: float  # median CPU seconds of the process per call (all threads; unaffected by waiting for a core)
+
+
+def call_times(run: Callable[[], object], repeats: int) -> List[float]:
+    """Wall seconds of each of ``repeats`` calls of ``run``, after one warm-up call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
 
 
 def interleaved_medians(runs: List[Callable[[], object]], repeats: int) -> List[Timing]:

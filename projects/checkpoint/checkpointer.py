@@ -1,131 +1,31 @@
 """A DetectionCheckpointer that reads weights safely, reports bad files clearly and saves atomically.
 
-- ``.pkl`` weights (Detectron2 model-zoo and Caffe2/ImageNet layouts) are read with an unpickler
-  that can build only plain containers and numpy arrays: a crafted pickle cannot run code.
-- ``.pth`` files are read with ``torch.load(weights_only=True)``.
+- Files are read by the project's one safe reader (``projects.checkpoint.files``): ``.pkl`` weights
+  (Detectron2 model-zoo and Caffe2/ImageNet layouts) with an unpickler that builds only plain
+  containers and numpy arrays, ``.pth`` files with ``torch.load(weights_only=True)``: a crafted
+  pickle cannot run code.
 - A corrupt or truncated file raises ``CorruptCheckpointError`` (one line: the file and why); a file
   that references code raises ``UnsafeCheckpointError`` naming what it references.
-- ``save`` writes a temporary file and renames it into place (so does ``last_checkpoint``): a run
-  killed while saving leaves the previous checkpoint and pointer intact.
+- ``save`` writes with ``atomic_write`` (temporary file, fsync, rename; so does ``last_checkpoint``):
+  a run killed while saving leaves the previous checkpoint and pointer intact.
 - ``resume_or_load(resume=True)`` falls back from an unreadable last checkpoint to the newest
   readable one in the output folder, with a warning.
 - A detector checkpoint must fit the model as ``weights_mode`` (MODEL.WEIGHTS_MODE) asks: see
   ``projects.checkpoint.weights_fit``. Saved checkpoints record the model's class name
   ("meta_architecture") so that a mismatch names the method found.
 """
-import collections
-import importlib
 import logging
 import os
-import pickle
-import re
-from typing import Callable, Dict, List, Optional
+from typing import List, Optional
 
 import torch
 
 from detectron2.checkpoint import DetectionCheckpointer
 
+from projects.checkpoint.files import CorruptCheckpointError, atomic_write, read_pickled_weights, read_torch_file
 from projects.checkpoint.weights_fit import check_weights_fit
 
 logger = logging.getLogger(__name__)
-
-
-class CorruptCheckpointError(RuntimeError):
-    """A checkpoint file that cannot be read (truncated, corrupt, empty, not a checkpoint)."""
-
-
-class UnsafeCheckpointError(RuntimeError):
-    """A checkpoint file whose pickle references code (anything besides containers and arrays)."""
-
-
-def _numpy_attr(submodule: str, name: str):
-    """``numpy._core.<submodule>.<name>`` (numpy 2) or ``numpy.core.<submodule>.<name>`` (numpy 1)."""
-    for package in ("numpy._core", "numpy.core"):
-        try:
-            return getattr(importlib.import_module(f"{package}.{submodule}"), name)
-        except (ImportError, AttributeError):
-            continue
-    raise ImportError(f"numpy has no {submodule}.{name}")
-
-
-def _allowed_globals() -> Dict[tuple, Callable[[], object]]:
-    """(module, name) a weights pickle may reference -> how to get the object."""
-    import numpy
-
-    allowed = {
-        ("collections", "OrderedDict"): lambda: collections.OrderedDict,
-        ("numpy", "ndarray"): lambda: numpy.ndarray,
-        ("numpy", "dtype"): lambda: numpy.dtype,
-        ("_codecs", "encode"): lambda: __import__("codecs").encode,  # bytes in protocol-2 pickles
-    }
-    for builtins_name in ("builtins", "__builtin__"):  # __builtin__: Python 2 pickles (Caffe2 zoo)
-        for name, obj in (("set", set), ("frozenset", frozenset), ("bytearray", bytearray)):
-            allowed[(builtins_name, name)] = lambda obj=obj: obj
-    for package in ("numpy._core", "numpy.core"):  # numpy 2 / numpy 1 pickles
-        for submodule, name in (("multiarray", "_reconstruct"), ("multiarray", "scalar"),
-                                ("numeric", "_frombuffer")):
-            allowed[(f"{package}.{submodule}", name)] = lambda s=submodule, n=name: _numpy_attr(s, n)
-    return allowed
-
-
-class WeightsUnpickler(pickle.Unpickler):
-    """An unpickler that builds only containers, strings, numbers and numpy arrays/scalars."""
-
-    _ALLOWED = None
-
-    def find_class(self, module: str, name: str):
-        if WeightsUnpickler._ALLOWED is None:
-            WeightsUnpickler._ALLOWED = _allowed_globals()
-        getter = WeightsUnpickler._ALLOWED.get((module, name))
-        if getter is None:
-            raise UnsafeCheckpointError(f"{module}.{name}")
-        return getter()
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0][:200]}" if text else type(error).__name__
-
-
-def _unsafe(filename: str, what: str) -> UnsafeCheckpointError:
-    return UnsafeCheckpointError(
-        f"{filename}: refusing to load: the file references {what}, which a weights file never needs "
-        "(loading it could run code). Official checkpoints: convert them with tools/convert_*.py first."
-    )
-
-
-def _corrupt(filename: str, error: BaseException) -> CorruptCheckpointError:
-    return CorruptCheckpointError(f"{filename}: the checkpoint file is corrupt or truncated ({_one_line(error)})")
-
-
-def read_pickled_weights(filename: str):
-    """The object in a ``.pkl`` weights file, read with ``WeightsUnpickler`` (latin1 for Python 2 files)."""
-    try:
-        with open(filename, "rb") as f:
-            return WeightsUnpickler(f, encoding="latin1").load()
-    except UnsafeCheckpointError as error:
-        raise _unsafe(filename, str(error)) from None
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
-            KeyError, MemoryError, UnicodeDecodeError) as error:
-        raise _corrupt(filename, error) from None
-
-
-_UNSUPPORTED_GLOBAL = re.compile(r"unsupported (?:global:? )?GLOBAL ([\w.]+)", re.IGNORECASE)
-
-
-def read_torch_checkpoint(filename: str):
-    """The object in a ``torch.save`` file, read with ``weights_only=True`` (tensors and containers)."""
-    try:
-        return torch.load(filename, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as error:
-        found = _UNSUPPORTED_GLOBAL.search(str(error))
-        if found:
-            raise _unsafe(filename, found.group(1)) from None
-        raise _corrupt(filename, error) from None
-    except (RuntimeError, EOFError, ValueError, KeyError, OSError, IndexError, TypeError) as error:
-        if isinstance(error, FileNotFoundError):
-            raise
-        raise _corrupt(filename, error) from None
 
 
 def model_zoo_weights(data, filename: str) -> dict:
@@ -145,18 +45,12 @@ def model_zoo_weights(data, filename: str) -> dict:
     return {"model": arrays, "__author__": "Caffe2", "matching_heuristics": True}
 
 
-def atomic_write(path: str, write: Callable) -> None:
-    """Call ``write(binary_file)`` on a temporary sibling of ``path``, then rename it to ``path``."""
-    tmp = f"{path}.tmp-{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+def pycls_weights(data, filename: str) -> dict:
+    """A pycls ``.pyth`` payload ({"model_state": ...}) -> the checkpoint dict Detectron2 loads (by name matching)."""
+    if not isinstance(data, dict) or "model_state" not in data:
+        raise CorruptCheckpointError(f"{filename}: a .pyth (pycls) checkpoint must hold 'model_state'")
+    state = {k: v for k, v in data["model_state"].items() if not k.endswith("num_batches_tracked")}
+    return {"model": state, "__author__": "pycls", "matching_heuristics": True}
 
 
 class DetrCheckpointer(DetectionCheckpointer):
@@ -179,10 +73,12 @@ class DetrCheckpointer(DetectionCheckpointer):
     def _load_file(self, filename: str):
         if filename.endswith(".pkl"):
             return model_zoo_weights(read_pickled_weights(filename), filename)
-        return super()._load_file(filename)  # .pth / .pyth: torch files, via _torch_load below
+        if filename.endswith(".pyth"):
+            return pycls_weights(read_torch_file(filename), filename)
+        return super()._load_file(filename)  # .pth: via _torch_load below (the parent handles URL queries)
 
     def _torch_load(self, filename: str):
-        return read_torch_checkpoint(filename)
+        return read_torch_file(filename)
 
     def load(self, path, *args, **kwargs):
         self._loading = path

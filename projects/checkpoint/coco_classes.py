@@ -5,7 +5,7 @@ import torch
 
 from detectron2.data.datasets.builtin_meta import COCO_CATEGORIES
 
-from projects.checkpoint.errors import ConversionError
+from projects.checkpoint.converters import ConversionError
 
 # 0-based rows of a 91-way COCO classifier (category id = row) kept for Detectron2's 80 contiguous ids.
 COCO_THING_IDS = [c["id"] for c in COCO_CATEGORIES if c.get("isthing", 0) == 1]

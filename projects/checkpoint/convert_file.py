@@ -1,12 +1,14 @@
-"""Convert one official checkpoint file with the registered converters (the body of tools/convert_checkpoint.py)."""
-from typing import Dict, NamedTuple, Sequence
+"""Convert one official checkpoint file with the registered converters (the body of tools/convert_checkpoint.py),
+and prove that converted weights fill a model exactly."""
+from typing import Dict, Iterable, NamedTuple, Sequence
 
 import torch
 
-from projects.checkpoint.errors import ConversionError
+from projects.checkpoint.converters import (
+    ConversionError, OfficialConverter, detect_method, get_converter, require_family,
+)
 from projects.checkpoint.official_file import load_official_checkpoint
-from projects.checkpoint.registry import OfficialConverter, detect_method, get_converter, require_family
-from projects.checkpoint.verify import check_against_config, load_cpu_config
+from projects.checkpoint.weights_fit import compare_weights
 
 
 class ConvertedCheckpoint(NamedTuple):
@@ -34,13 +36,31 @@ def convert_official_file(source, method: str = "auto", keep_coco_ids: bool = Fa
     return ConvertedCheckpoint(converter, variant, official, converted)
 
 
+def check_conversion(model_state: Dict[str, torch.Tensor], converted: Dict[str, torch.Tensor],
+                     ignore: Iterable[str] = ()) -> None:
+    """Raise ConversionError unless ``converted`` fills ``model_state`` exactly: every key used, every
+    entry filled, shapes equal. ``ignore``: regexes of model entries it need not fill (e.g. loss buffers)."""
+    fit = compare_weights(model_state, converted, ignore)
+    if not fit.exact:
+        raise ConversionError(fit.describe(examples=10))
+
+
+def check_against_config(converted: Dict[str, torch.Tensor], cfg) -> None:
+    """Raise ConversionError unless ``converted`` fills the model built from ``cfg`` exactly."""
+    from detectron2.modeling import build_model
+
+    check_conversion(build_model(cfg).state_dict(), converted)
+
+
 def check_fits_config(result: ConvertedCheckpoint, config_file: str, opts: Sequence[str] = ()) -> None:
-    """Build the model of ``config_file`` (+ ``opts``) and raise ConversionError unless the converted
-    weights fill it exactly (the method's own variant checks first, for a precise message)."""
+    """Build the model of ``config_file`` (+ ``opts``) on the CPU and raise ConversionError unless the
+    converted weights fill it exactly (the method's own variant checks first, for a precise message)."""
+    from projects.config import load_config
+
     converter = result.converter
     try:
-        cfg = load_cpu_config(converter.add_config, config_file, opts)
-    except KeyError as error:  # yacs: a key of another method's config
+        cfg = load_config(config_file, list(opts) + ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
+    except KeyError as error:  # yacs: a key no registered method has; or an unregistered meta-architecture
         raise ConversionError(f"{config_file} is not a {converter.family} config ({error.args[0]})") from error
     if cfg.MODEL.META_ARCHITECTURE != converter.meta_architecture:
         raise ConversionError(f"{config_file} builds {cfg.MODEL.META_ARCHITECTURE}, but the checkpoint is "

@@ -9,7 +9,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import torch
 
-from projects.checkpoint.errors import ConversionError
+from projects.checkpoint.converters import ConversionError
 
 # torchvision ResNet (official DETR-family trunks) -> Detectron2 ResNet naming.
 TORCHVISION_RESNET_RULES: List[Tuple[str, object]] = [

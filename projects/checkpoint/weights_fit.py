@@ -1,9 +1,14 @@
-"""Check that a detector checkpoint fills the model before it is loaded (``MODEL.WEIGHTS_MODE``).
+"""Do these weights fit this model? The one comparison (``compare_weights``) and its uses.
+
+``compare_weights`` lists the model entries a checkpoint lacks, the checkpoint entries the model
+lacks and the shape mismatches; ``WeightsFit.describe`` words them. Three callers decide what is
+allowed: conversion must be exact (``projects.checkpoint.convert_file.check_conversion``), the
+viewers refuse whatever did not load (``projects.visualization.weights``) and training, resume
+and evaluation follow ``MODEL.WEIGHTS_MODE`` (``check_weights_fit``, below).
 
 Detectron2 loads whatever matches and only warns about the rest, so a checkpoint of another method
-(e.g. DETR weights into Deformable DETR) or another class count silently leaves parameters at
-their random initialisation. Here a *detector* checkpoint (one with entries outside
-``backbone.``) must fit exactly, except as the mode allows:
+or another class count would silently leave parameters at their random initialisation. Here a
+*detector* checkpoint (one with entries outside ``backbone.``) must fit, except as the mode allows:
 
 - "strict" (default): every model entry present with its shape; otherwise an error naming the
   method the checkpoint came from and the parameter groups it leaves uninitialised.
@@ -13,38 +18,87 @@ their random initialisation. Here a *detector* checkpoint (one with entries outs
 - "partial": Detectron2's behaviour, load what matches (its warnings list the rest).
 
 Backbone-only checkpoints (ImageNet weights) are never checked: the detector parts are meant to
-start from their initialisation.
+start from their initialisation. The method a checkpoint came from is read from the checkpoint
+("meta_architecture", saved by ``DetrCheckpointer``) or guessed from the registered methods'
+``checkpoint_signatures`` (``guess_method``).
 """
 import logging
 import re
-from typing import Dict, List, Optional
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Mapping, Optional, Tuple
 
 logger = logging.getLogger(__name__)
 
 WEIGHTS_MODES = ("strict", "finetune", "partial")
 CLASS_HEAD = re.compile(r"(^|\.)class_embed(\.\d+)?\.(weight|bias)$")
 
-# Parameter-name fragments that only one method's models have: used to name the method a
-# checkpoint came from in error messages when the checkpoint does not record it.
-METHOD_SIGNATURES = (
-    ("sampling_offsets", "DeformableDETR"),
-    ("ca_qpos_sine_proj", "ConditionalDETR"),
-    ("scale_selection", "SMCAMultiScale"),
-    ("center_head", "SMCA"),
-    ("multihead_attn.in_proj_weight", "DETR"),
-)
-
 
 class WeightsMismatchError(ValueError):
     """A detector checkpoint that does not fit the model in the requested MODEL.WEIGHTS_MODE."""
 
 
-def guess_method(names) -> str:
-    """The method whose signature fragment occurs in ``names`` (a checkpoint's keys), or "unknown"."""
-    for fragment, method in METHOD_SIGNATURES:
-        if any(fragment in name for name in names):
-            return method
-    return "unknown"
+def _examples(items: List[str], count: int) -> str:
+    return ", ".join(items[:count]) + (" ..." if len(items) > count else "")
+
+
+@dataclass(frozen=True)
+class WeightsFit:
+    """How a checkpoint's entries meet a model's (in the model's order, then the checkpoint's).
+
+    missing: model entries the checkpoint does not fill; unexpected: checkpoint entries the model
+    does not have; reshaped: (name, checkpoint shape, model shape) of entries whose shapes differ.
+    """
+
+    missing: Tuple[str, ...] = ()
+    unexpected: Tuple[str, ...] = ()
+    reshaped: Tuple[Tuple[str, tuple, tuple], ...] = ()
+
+    @property
+    def exact(self) -> bool:
+        """Every model entry filled with its shape, every checkpoint entry used."""
+        return not (self.missing or self.unexpected or self.reshaped)
+
+    def describe(self, examples: int = 3) -> str:
+        """One line, e.g. "2 model entries missing (a, b); 1 entries the model does not have (c)"
+        ("" when everything fits); ``examples`` names per kind."""
+        shapes = [f"{name}: checkpoint {tuple(ckpt)} vs model {tuple(model)}" for name, ckpt, model in self.reshaped]
+        parts = [(self.missing, "model entries missing"), (self.unexpected, "entries the model does not have"),
+                 (shapes, "shape mismatches")]
+        return "; ".join(f"{len(items)} {title} ({_examples(list(items), examples)})"
+                         for items, title in parts if items)
+
+
+def compare_weights(model_state: Mapping, checkpoint_state: Mapping, ignore: Iterable[str] = ()) -> WeightsFit:
+    """Compare a checkpoint's entries with a model's (values: anything with ``.shape``: tensors, arrays).
+
+    ``ignore`` holds regexes of model entries the checkpoint need not fill (e.g. BatchNorm step counters).
+    """
+    ignored = [re.compile(pattern) for pattern in ignore]
+    missing = tuple(k for k in model_state if k not in checkpoint_state and not any(p.search(k) for p in ignored))
+    unexpected = tuple(k for k in checkpoint_state if k not in model_state)
+    reshaped = tuple(
+        (k, tuple(checkpoint_state[k].shape), tuple(model_state[k].shape))
+        for k in model_state
+        if k in checkpoint_state and tuple(checkpoint_state[k].shape) != tuple(model_state[k].shape)
+    )
+    return WeightsFit(missing, unexpected, reshaped)
+
+
+def guess_method(names: Iterable[str]) -> str:
+    """The meta-architecture whose registered ``checkpoint_signatures`` fragments all occur in ``names``
+    (a checkpoint's keys): the longest matching signature wins, ties read "A or B"; else "unknown"."""
+    from projects.registry import registered_methods
+
+    names = list(names)
+    matches = {}
+    for method in registered_methods().values():
+        for architecture, fragments in method.checkpoint_signatures.items():
+            if fragments and all(any(fragment in name for name in names) for fragment in fragments):
+                matches[architecture] = len(fragments)
+    if not matches:
+        return "unknown"
+    longest = max(matches.values())
+    return " or ".join(sorted(a for a, length in matches.items() if length == longest))
 
 
 def parameter_groups(names: List[str], limit: int = 12) -> str:
@@ -60,10 +114,6 @@ def _strip_prefix(state: Dict, prefix: str = "module.") -> Dict:
     return dict(state)
 
 
-def _shape(value) -> tuple:
-    return tuple(value.shape)
-
-
 def check_weights_fit(model_state: Dict, checkpoint_state: Dict, mode: str = "strict", source: str = "",
                       found_method: Optional[str] = None, model_method: str = "model") -> Dict:
     """Return the entries of ``checkpoint_state`` to load into a model with ``model_state``.
@@ -77,32 +127,27 @@ def check_weights_fit(model_state: Dict, checkpoint_state: Dict, mode: str = "st
     is_detector = any(not key.startswith("backbone.") for key in checkpoint_state)
     if mode == "partial" or not is_detector:
         return checkpoint_state
-    expected = [k for k in model_state if not k.endswith("num_batches_tracked")]
-    missing = [k for k in expected if k not in checkpoint_state]
-    reshaped = [k for k in expected if k in checkpoint_state
-                and _shape(checkpoint_state[k]) != _shape(model_state[k])]
-    heads = [k for k in reshaped if CLASS_HEAD.search(k)]
-    others = [k for k in reshaped if k not in heads]
+    fit = compare_weights(model_state, checkpoint_state, ignore=[r"num_batches_tracked$"])
+    heads = [entry for entry in fit.reshaped if CLASS_HEAD.search(entry[0])]
+    others = [name for name, _, _ in fit.reshaped if not CLASS_HEAD.search(name)]
     label = f"{source}: " if source else ""
-    if missing or others:
+    if fit.missing or others:
         method = found_method or guess_method(checkpoint_state)
-        unused = len([k for k in checkpoint_state if k not in model_state])
         raise WeightsMismatchError(
             f"{label}this checkpoint (method found: {method}) does not fit the {model_method} model: "
-            f"{len(missing) + len(others)} entries would stay uninitialised (groups: "
-            f"{parameter_groups(missing + others)}); {unused} checkpoint entries are unused. Load a "
-            f"{model_method} checkpoint, or set MODEL.WEIGHTS_MODE partial to load only what matches."
+            f"{len(fit.missing) + len(others)} entries would stay uninitialised (groups: "
+            f"{parameter_groups(list(fit.missing) + others)}); {len(fit.unexpected)} checkpoint entries are "
+            f"unused. Load a {model_method} checkpoint, or set MODEL.WEIGHTS_MODE partial to load only what matches."
         )
     if heads and mode == "strict":
-        name = heads[0]
+        name, checkpoint_shape, model_shape = heads[0]
         raise WeightsMismatchError(
-            f"{label}the class heads have another class count ({name}: checkpoint "
-            f"{_shape(checkpoint_state[name])} vs model {_shape(model_state[name])}): set "
-            "MODEL.DETR.NUM_CLASSES to the checkpoint's, or MODEL.WEIGHTS_MODE finetune to "
-            "re-initialise the class heads for a new dataset."
+            f"{label}the class heads have another class count ({name}: checkpoint {checkpoint_shape} vs "
+            f"model {model_shape}): set MODEL.DETR.NUM_CLASSES to the checkpoint's, or MODEL.WEIGHTS_MODE "
+            "finetune to re-initialise the class heads for a new dataset."
         )
     if heads:
         logger.warning("Fine-tuning from %s: class heads re-initialised (checkpoint %s vs model %s): %s",
-                       source or "a checkpoint", _shape(checkpoint_state[heads[0]]),
-                       _shape(model_state[heads[0]]), ", ".join(heads))
-    return {k: v for k, v in checkpoint_state.items() if k not in heads}
+                       source or "a checkpoint", heads[0][1], heads[0][2], ", ".join(h[0] for h in heads))
+    head_names = {name for name, _, _ in heads}
+    return {k: v for k, v in checkpoint_state.items() if k not in head_names}

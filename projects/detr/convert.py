@@ -3,9 +3,8 @@
 The layouts differ only where every official DETR-family checkpoint does (``SHARED_RULES``: the
 torchvision trunk and the layer FFNs).
 """
-from projects.checkpoint import OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head, register_converter
+from projects.checkpoint import OfficialConverter, SHARED_RULES, convert_state_dict, reduce_class_head
 from projects.checkpoint import require_family, submodule_names
-from projects.config import add_detr_config
 
 DETR_RULES = list(SHARED_RULES)
 # Exactly the modules of an official DETR decoder layer (SMCA's add a prior; Conditional/Deformable differ).
@@ -27,7 +26,7 @@ def convert_detr_state_dict(official, coco_to_contiguous=False):
     return reduce_class_head(converted, with_no_object=True) if coco_to_contiguous else converted
 
 
-DETR_CONVERTER = register_converter(OfficialConverter(
+DETR_CONVERTER = OfficialConverter(
     method="detr", family="DETR", meta_architecture="DETR", detect=detect_detr,
-    convert=convert_detr_state_dict, add_config=add_detr_config,
-))
+    convert=convert_detr_state_dict,
+)

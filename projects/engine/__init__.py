@@ -7,6 +7,8 @@ finite_checks  stop at the first non-finite prediction or loss
 interrupt      Ctrl-C stops after the current step; the trainer saves model_interrupted.pth
 solver         the official optimizer groups and full-model gradient clipping
 curves         OUTPUT_DIR/training_curves.png from metrics.json
+compile        MODEL.COMPILE: torch.compile of the model's tensor core
+launch         what train_net.py runs: setup(args), train(cfg), evaluate(cfg) (--eval-only), register_datasets
 
 Public names: Trainer, check_config_against_datasets, setup_project_loggers, build_detr_optimizer.
 """

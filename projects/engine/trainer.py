@@ -9,16 +9,37 @@ first non-finite prediction or loss, DistributedDataParallel on CPU too (gloo), 
 (SOLVER.AMP: float16/bfloat16 on GPU, bfloat16 on CPU; ``projects.engine.amp``), an optional moving average
 of the weights (MODEL_EMA; ``projects.engine.ema``), and ``OUTPUT_DIR/training_curves.png`` (losses and AP)
 refreshed during and after training.
+
+It is built by ``DefaultTrainer.__init__`` itself, customised through its overridable parts:
+``build_model`` (+ the finite checks), ``build_optimizer``, ``build_train_loader`` (the resumable
+stream, seeded by the run seed that ``__init__`` resolves into the config first), ``build_hooks``.
+Three parts DefaultTrainer builds have no ``build_*`` method; why each is done as it is:
+
+- the step trainer: DefaultTrainer picks Detectron2's ``AMPTrainer`` (CUDA only) when SOLVER.AMP is
+  on; it is replaced by ``DetrAMPTrainer`` over the same model, loader and optimizer before any hook
+  is built (hooks reach the step trainer through the trainer, never hold it);
+- the checkpointer: DefaultTrainer makes a plain ``DetectionCheckpointer`` and its ``build_hooks``
+  hands ``self.checkpointer`` to the PeriodicCheckpointer, so the ``DetrCheckpointer`` (with the
+  ``model_ema`` checkpointable) is put in place when ``build_hooks`` starts;
+- the DistributedDataParallel wrapper: DefaultTrainer calls the module function
+  ``create_ddp_model(model, broadcast_buffers=False)``, which passes ``device_ids=[local rank]``,
+  and DistributedDataParallel refuses device ids for a CPU model (gloo). While ``__init__`` runs,
+  that function is swapped for one that passes ``device_ids=None`` for a CPU model
+  (``cpu_capable_ddp``); nothing else of Detectron2 is patched.
 """
+import contextlib
 import logging
 import os
+import warnings
 import weakref
+from typing import Tuple
 
 from torch.nn.parallel import DistributedDataParallel
 
 from detectron2.data import (DatasetCatalog, MetadataCatalog, build_detection_test_loader, build_detection_train_loader,
                              get_detection_dataset_dicts)
-from detectron2.engine import DefaultTrainer, SimpleTrainer, TrainerBase, create_ddp_model
+from detectron2.engine import DefaultTrainer
+from detectron2.engine import defaults as d2_defaults
 from detectron2.evaluation import COCOEvaluator
 
 from detectron2.utils import comm
@@ -30,6 +51,7 @@ from projects.data import DetrDatasetMapper, check_dataset_paths
 from projects.data.image_checks import apply_bad_image_policy
 from projects.data.resumable_loader import ResumableTrainingStream, build_resumable_train_loader, train_stream_from_config
 from projects.data.skip_counter import SkippedImageCounter
+from projects.registry import registered_methods
 from projects.utils.determinism import StepSeed, run_seed
 from projects.engine.ema import EMAHook, build_model_ema, evaluate_with_ema
 from projects.engine.finite_checks import install_finite_checks
@@ -39,19 +61,29 @@ from projects.engine.solver import build_detr_optimizer
 
 logger = logging.getLogger(__name__)
 
-# Top-level packages whose loggers (``logging.getLogger(__name__)``) belong to this project.
-PROJECT_LOGGER_NAMES = ("projects", "deformable_detr", "conditional_detr", "smca", "ops")
+# Top-level packages of the core whose loggers (``logging.getLogger(__name__)``) belong to this project;
+# each registered method adds its package's (``project_logger_names``).
+CORE_LOGGER_NAMES = ("projects", "ops")
+
+
+def project_logger_names() -> Tuple[str, ...]:
+    """CORE_LOGGER_NAMES + the logger of every registered method's package not already under one of them."""
+    names = list(CORE_LOGGER_NAMES)
+    for method in registered_methods().values():
+        if not any(method.logger_name == name or method.logger_name.startswith(name + ".") for name in names):
+            names.append(method.logger_name)
+    return tuple(names)
 
 
 def setup_project_loggers(output_dir, distributed_rank=None):
     """Send the project's log lines to stdout (rank 0) and ``output_dir/log.txt`` like Detectron2's.
 
     Detectron2's ``default_setup`` configures only the "detectron2" and "fvcore" loggers; this does
-    the same for every name in ``PROJECT_LOGGER_NAMES`` (rank r > 0 writes ``log.txt.rank<r>``).
+    the same for every name of ``project_logger_names()`` (rank r > 0 writes ``log.txt.rank<r>``).
     Call it once per process, after ``default_setup``.
     """
     rank = comm.get_rank() if distributed_rank is None else distributed_rank
-    for name in PROJECT_LOGGER_NAMES:
+    for name in project_logger_names():
         setup_logger(output_dir or None, distributed_rank=rank, name=name)
 
 
@@ -88,46 +120,65 @@ def checked_records(cfg, records, label):
     return apply_bad_image_policy(records, label, cfg.DATALOADER.IMAGE_CHECK, cfg.DATALOADER.BAD_IMAGE_POLICY)
 
 
-def wrap_distributed(model):
-    """DistributedDataParallel when several processes train (the model itself otherwise).
+def with_run_seed(cfg):
+    """A copy of ``cfg`` whose SEED is the run seed (``run_seed``: SEED itself if >= 0, else one random
+    seed shared by all processes), so that every builder reads the same one."""
+    cfg = cfg.clone()
+    cfg.defrost()
+    cfg.SEED = run_seed(cfg.SEED)
+    cfg.freeze()
+    return cfg
 
-    On GPUs each process drives its local device; on CPU (gloo) DDP needs ``device_ids=None``.
-    """
-    on_cpu = next(model.parameters()).device.type == "cpu"
-    return create_ddp_model(model, broadcast_buffers=False, device_ids=None if on_cpu else [comm.get_local_rank()])
+
+@contextlib.contextmanager
+def cpu_capable_ddp():
+    """Inside the block, Detectron2's ``create_ddp_model`` (as DefaultTrainer calls it) wraps a CPU
+    model with ``device_ids=None``, the only value DistributedDataParallel accepts for one (gloo)."""
+    create_ddp_model = d2_defaults.create_ddp_model
+
+    def wrap(model, **kwargs):
+        if next(model.parameters()).device.type == "cpu":
+            kwargs["device_ids"] = None
+        return create_ddp_model(model, **kwargs)
+
+    d2_defaults.create_ddp_model = wrap
+    try:
+        yield
+    finally:
+        d2_defaults.create_ddp_model = create_ddp_model
+
+
+@contextlib.contextmanager
+def quiet_discarded_amp_trainer():
+    """Silence the GradScaler warnings of the Detectron2 AMPTrainer that DefaultTrainer builds with
+    SOLVER.AMP on ("deprecated", "CUDA is not available"): the Trainer replaces it before use."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*torch\.cuda\.amp\.GradScaler")
+        yield
 
 
 class Trainer(DefaultTrainer):
     """DefaultTrainer for DETR-family models (see module docstring)."""
 
     def __init__(self, cfg):
-        """Detectron2's DefaultTrainer construction, with three differences: the model gets the
-        finite checks, DistributedDataParallel also works on CPU (gloo: ``device_ids=None``), and
-        the checkpointer is ``DetrCheckpointer`` (safe reading, atomic saves, resume fallback)."""
+        """Checks ``cfg`` against its datasets, resolves the run seed (saved in checkpoints: a resumed
+        run continues the same streams), then Detectron2's DefaultTrainer construction."""
         check_config_against_datasets(cfg)
-        TrainerBase.__init__(self)
-        if not logging.getLogger("detectron2").isEnabledFor(logging.INFO):
-            setup_logger()
-        cfg = self.auto_scale_workers(cfg, comm.get_world_size())
-        self.seed = run_seed(cfg.SEED)  # saved in checkpoints: a resumed run continues the same streams
-        model = self.build_model(cfg)
-        install_finite_checks(model)
-        optimizer = self.build_optimizer(cfg, model)
-        data_loader = self.build_train_loader(cfg, seed=self.seed)
-        self._train_stream = getattr(getattr(data_loader, "loader", None), "dataset", None)
-        self.model_ema = build_model_ema(cfg, model)  # None unless MODEL_EMA.ENABLED
-        model = wrap_distributed(model)
+        cfg = with_run_seed(cfg)
+        self.seed = cfg.SEED
+        with cpu_capable_ddp(), quiet_discarded_amp_trainer():
+            super().__init__(cfg)
+
+    def _install_detr_parts(self):
+        """The parts DefaultTrainer builds without a ``build_*`` method (module docstring): the
+        mixed-precision step, the moving average and the checkpointer that saves it."""
+        cfg = self.cfg
         if cfg.SOLVER.AMP.ENABLED:
-            self._trainer = build_amp_trainer(cfg, model, data_loader, optimizer)
-        else:
-            self._trainer = SimpleTrainer(model, data_loader, optimizer)
-        self.scheduler = self.build_lr_scheduler(cfg, optimizer)
+            self._trainer = build_amp_trainer(cfg, self.model, self.data_loader, self.optimizer)
+        self.model_ema = build_model_ema(cfg, self.model_without_ddp)  # None unless MODEL_EMA.ENABLED
         extra = {} if self.model_ema is None else {"model_ema": self.model_ema}
-        self.checkpointer = DetrCheckpointer.from_config(cfg, model, trainer=weakref.proxy(self), **extra)
-        self.start_iter = 0
-        self.max_iter = cfg.SOLVER.MAX_ITER
-        self.cfg = cfg
-        self.register_hooks(self.build_hooks())
+        self.checkpointer = DetrCheckpointer.from_config(cfg, self.model, trainer=weakref.proxy(self), **extra)
+        self._train_stream = getattr(getattr(self.data_loader, "loader", None), "dataset", None)
 
     @property
     def model_without_ddp(self):
@@ -149,6 +200,9 @@ class Trainer(DefaultTrainer):
         self.seed = int(state_dict.get("seed", self.seed))  # checkpoints of older versions lack it
 
     def build_hooks(self):
+        """DefaultTrainer.__init__ calls this last, when the model, optimizer, loader, step trainer
+        and scheduler exist: the DETR parts the hooks use are installed first."""
+        self._install_detr_parts()
         hooks = [StepSeed()] + super().build_hooks()
         if self.model_ema is not None:  # updated before the checkpointer and the evaluation see the step
             if self.cfg.MODEL_EMA.USE_FOR_EVAL:
@@ -159,18 +213,26 @@ class Trainer(DefaultTrainer):
         return hooks + [StopAfterStep()]  # last: a Ctrl-C stops after every hook of the step
 
     @classmethod
+    def build_model(cls, cfg):
+        """Detectron2's model (logged), stopping training at the first non-finite prediction or loss
+        (``projects.engine.finite_checks``; the checks do nothing in eval mode)."""
+        model = super().build_model(cfg)
+        install_finite_checks(model)
+        return model
+
+    @classmethod
     def build_optimizer(cls, cfg, model):
         return build_detr_optimizer(cfg, model)
 
     @classmethod
-    def build_train_loader(cls, cfg, seed=None):
+    def build_train_loader(cls, cfg):
         """The training loader over the checked images (DATALOADER.IMAGE_CHECK / BAD_IMAGE_POLICY):
-        a ``ResumableTrainingStream`` (batches a function of (seed, iteration, rank)) for the
-        TrainingSampler, Detectron2's loader for other samplers."""
+        a ``ResumableTrainingStream`` (batches a function of (run seed, iteration, rank); the run seed
+        of ``run_seed(cfg.SEED)``) for the TrainingSampler, Detectron2's loader for other samplers."""
         records = get_detection_dataset_dicts(cfg.DATASETS.TRAIN, filter_empty=cfg.DATALOADER.FILTER_EMPTY_ANNOTATIONS)
         checked = checked_records(cfg, records, f"DATASETS.TRAIN {tuple(cfg.DATASETS.TRAIN)}")
         mapper = DetrDatasetMapper(cfg, is_train=True)
-        seed = run_seed(cfg.SEED) if seed is None else seed
+        seed = run_seed(cfg.SEED)
         stream = train_stream_from_config(cfg, checked, mapper, seed, comm.get_rank(), comm.get_world_size())
         if stream is None:
             loader = build_detection_train_loader(cfg, dataset=checked, mapper=mapper)

@@ -264,13 +264,16 @@ def _top1_accuracy(logits: Tensor, labels: Tensor) -> Tensor:
     return (logits.argmax(-1) == labels).float().mean() * 100
 
 
-def build_criterion(cfg, two_stage=False):
-    """SetCriterion (or the two-stage variant with ``_enc`` losses) configured by MODEL.DETR."""
+def build_criterion(cfg, class_loss: str, two_stage: bool = False):
+    """SetCriterion (or the two-stage variant with ``_enc`` losses) configured by MODEL.DETR.
+
+    class_loss: the model's, already read and checked from MODEL.DETR.CLASS_LOSS by its
+    ``from_config`` (``projects.modeling.class_loss.check_method_config``).
+    """
     detr = cfg.MODEL.DETR
-    class_loss = check_class_loss(detr.CLASS_LOSS)
+    focal = {"focal_alpha": detr.FOCAL_ALPHA, "focal_gamma": detr.FOCAL_GAMMA}
     matcher = HungarianMatcher(
-        cost_class=detr.COST_CLASS, cost_bbox=detr.COST_BBOX, cost_giou=detr.COST_GIOU,
-        class_cost=class_loss, focal_alpha=detr.FOCAL_ALPHA, focal_gamma=detr.FOCAL_GAMMA,
+        cost_class=detr.COST_CLASS, cost_bbox=detr.COST_BBOX, cost_giou=detr.COST_GIOU, class_cost=class_loss, **focal
     )
     weight_dict = make_weight_dict(
         class_weight=detr.CLASS_WEIGHT, bbox_weight=detr.L1_WEIGHT, giou_weight=detr.GIOU_WEIGHT,
@@ -279,5 +282,5 @@ def build_criterion(cfg, two_stage=False):
     criterion_class = TwoStageSetCriterion if two_stage else SetCriterion
     return criterion_class(
         num_classes=detr.NUM_CLASSES, matcher=matcher, weight_dict=weight_dict, class_loss=class_loss,
-        eos_coef=detr.NO_OBJECT_WEIGHT, focal_alpha=detr.FOCAL_ALPHA, focal_gamma=detr.FOCAL_GAMMA,
+        eos_coef=detr.NO_OBJECT_WEIGHT, **focal,
     )

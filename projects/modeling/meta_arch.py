@@ -17,15 +17,11 @@ from detectron2.utils.events import get_event_storage
 
 from projects.modeling.backbone import MaskedBackbone, build_masked_backbone
 from projects.layers.boxes import box_xyxy_to_cxcywh
-from projects.modeling.class_loss import check_method_config
-from projects.modeling.criterion import Targets
-from projects.modeling.criterion import build_criterion
+from projects.modeling.class_loss import check_method_class_loss, check_method_config
+from projects.modeling.criterion import Targets, build_criterion
 from projects.modeling.postprocess import scale_boxes, select_sigmoid_topk, select_softmax
 
 LOG_ONLY_LOSSES = ("class_error", "cardinality_error")
-# detection selection at inference for each class loss: softmax -> one box per query (arg-max over
-# the real classes), focal -> top-k (query, class) pairs of the sigmoid scores
-SELECT_BOX = {"softmax": "softmax", "focal": "sigmoid_topk"}
 
 
 def pack_outputs(class_logits, boxes, with_aux=True):
@@ -66,8 +62,9 @@ class DETRBase(nn.Module):
 
     Class attributes a method sets: ``method_name`` (for config errors), ``class_loss`` ("softmax" or
     "focal": the one place a method states its class loss; None accepts MODEL.DETR.CLASS_LOSS as
-    given) and ``supports_pre_norm``. ``criterion_from_config`` builds the criterion (override it when
-    the method's criterion supervises more outputs).
+    given) and ``supports_pre_norm``. A built model's ``class_loss`` is the one it was constructed
+    with (always set). ``criterion_from_config(cfg, class_loss)`` builds the criterion (override it
+    when the method's criterion supervises more outputs).
     """
 
     method_name = "DETR-family model"
@@ -76,48 +73,57 @@ class DETRBase(nn.Module):
 
     @configurable
     def __init__(self, *, backbone: MaskedBackbone, criterion: nn.Module, pixel_mean, pixel_std,
-                 select_box: str = "softmax", num_topk_test: int = 100, inference_unpadded: bool = True):
+                 class_loss: Optional[str] = None, num_topk_test: int = 100, inference_unpadded: bool = True):
         """
         Args:
             backbone: the adapter producing per-level features and masks.
             criterion: a SetCriterion; its ``weighted_losses`` gives the training losses.
             pixel_mean, pixel_std: per-channel statistics in the input format (e.g. RGB, 0..255).
-            select_box: "softmax" (one detection per query, last class = no-object) or
-                "sigmoid_topk" (top-k (query, class) pairs of the sigmoid scores).
-            num_topk_test: k of "sigmoid_topk".
+            class_loss: "softmax" or "focal" (projects.modeling.class_loss); it also selects the
+                detections at inference: softmax keeps one per query (arg-max over the real classes,
+                the last logit is no-object), focal the top ``num_topk_test`` (query, class) pairs of
+                the sigmoid scores. None: the method's own ``class_loss`` ("softmax" when it has none).
+            num_topk_test: k of the focal selection.
             inference_unpadded: at inference, run each group of same-size images on its own, so no
                 image is padded and its detections do not depend on the other images of the batch
                 (training always pads, as the papers do). False: one padded batch, as the official code.
         """
         super().__init__()
-        if select_box not in ("softmax", "sigmoid_topk"):
-            raise ValueError(f"select_box must be 'softmax' or 'sigmoid_topk', got {select_box!r}")
+        self.class_loss = self._checked_class_loss(class_loss)
         self.backbone = backbone
         self.criterion = criterion
-        self.select_box = select_box
         self.num_topk_test = num_topk_test
         self.inference_unpadded = inference_unpadded
         self.register_buffer("pixel_mean", torch.tensor(pixel_mean).view(-1, 1, 1), False)
         self.register_buffer("pixel_std", torch.tensor(pixel_std).view(-1, 1, 1), False)
 
+    def _checked_class_loss(self, class_loss: Optional[str]) -> str:
+        """The constructor's ``class_loss`` (None: the method's), checked against the method's own."""
+        required = type(self).class_loss
+        if class_loss is None:
+            return required or "softmax"
+        return check_method_class_loss(class_loss, self.method_name, required, name="class_loss")
+
     @classmethod
     def from_config(cls, cfg):
+        """MODEL.DETR.CLASS_LOSS is read and checked here, once, and handed to the criterion."""
         detr = cfg.MODEL.DETR
-        check_method_config(cfg, cls.method_name, class_loss=cls.class_loss, pre_norm=cls.supports_pre_norm)
+        class_loss = check_method_config(cfg, cls.method_name, cls.class_loss, pre_norm=cls.supports_pre_norm)
         return {
             "backbone": build_masked_backbone(cfg, detr.IN_FEATURES),
-            "criterion": cls.criterion_from_config(cfg),
+            "criterion": cls.criterion_from_config(cfg, class_loss),
             "pixel_mean": cfg.MODEL.PIXEL_MEAN,
             "pixel_std": cfg.MODEL.PIXEL_STD,
-            "select_box": SELECT_BOX[detr.CLASS_LOSS],
+            "class_loss": class_loss,
             "num_topk_test": detr.NUM_TOPK_TEST,
             "inference_unpadded": detr.INFERENCE_UNPADDED,
         }
 
     @classmethod
-    def criterion_from_config(cls, cfg) -> nn.Module:
-        """The set criterion (built once, here); e.g. Deformable DETR's adds the two-stage loss."""
-        return build_criterion(cfg)
+    def criterion_from_config(cls, cfg, class_loss: str) -> nn.Module:
+        """The set criterion (built once, here) for the checked ``class_loss``; e.g. Deformable DETR's
+        adds the two-stage loss."""
+        return build_criterion(cfg, class_loss)
 
     @property
     def device(self):
@@ -198,7 +204,7 @@ class DETRBase(nn.Module):
         """The tensor part of inference (also what tools/deploy exports): outputs, image_sizes [B, 2]
         (h, w) -> scores [B, K], labels [B, K] int64, boxes [B, K, 4] absolute xyxy in the resized
         (unpadded) input frame."""
-        if self.select_box == "softmax":
+        if self.class_loss == "softmax":
             scores, labels, boxes = select_softmax(outputs["pred_logits"], outputs["pred_boxes"])
         else:
             scores, labels, boxes = select_sigmoid_topk(

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from projects.checkpoint.checkpointer import atomic_write
+from projects.checkpoint.files import CorruptCheckpointError, atomic_write, read_torch_file
 from projects.pretrain.presence_crops import CropSampler
 from projects.pretrain.trunk_classifier import TrunkClassifier
 
@@ -61,7 +61,11 @@ def _load_partial(path: Optional[str], model, optimizer, settings: PretrainSetti
     """The step to continue from: 0, or the one stored in a partial state made with these settings."""
     if not path or not os.path.isfile(path):
         return 0
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        state = read_torch_file(path)
+    except CorruptCheckpointError as error:  # a cache: start over rather than stop
+        logger.warning("Ignoring the partial pretraining state: %s", error)
+        return 0
     if state.get("settings") != settings.as_dict():
         logger.info("Ignoring %s: it was made with other settings", path)
         return 0

@@ -11,7 +11,7 @@ from typing import Dict, Optional
 
 from torch import nn
 
-from projects.checkpoint.checkpointer import atomic_write, read_pickled_weights
+from projects.checkpoint.files import atomic_write, read_pickled_weights
 
 AUTHOR = "embedded_shapes shape-presence pretraining (tools/pretrain_backbone.py); not ImageNet"
 
@@ -23,12 +23,12 @@ def trunk_arrays(trunk: nn.Module) -> Dict:
 
 
 def write_trunk_file(path: os.PathLike, trunk: nn.Module, pretraining: Dict) -> Path:
-    """Write the Detectron2 weights file atomically (temporary sibling, then rename); returns the path."""
+    """Write the Detectron2 weights file with the project's ``atomic_write``; returns the path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"model": trunk_arrays(trunk), "__author__": AUTHOR, "matching_heuristics": True,
                "pretraining": pretraining}
-    atomic_write(str(path), lambda f: pickle.dump(payload, f, protocol=4))
+    atomic_write(path, lambda f: pickle.dump(payload, f, protocol=4))
     return path
 
 

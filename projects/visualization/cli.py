@@ -7,6 +7,7 @@ import torch
 
 from detectron2.utils.logger import setup_logger
 
+from projects.config import load_config
 from projects.visualization.inputs import ToolInputError
 
 
@@ -17,10 +18,10 @@ def setup_tool_logging(name: str) -> logging.Logger:
     return setup_logger(name=name)
 
 
-def read_config(load_config, config_file: str, opts=()):
-    """``load_config(config_file, opts)`` (train_net.load_config: projects/ cannot import the method
-    packages) with bad files or keys turned into ToolInputError, and MODEL.DEVICE set to "cpu"
-    when the configured CUDA device is not available."""
+def read_config(config_file: str, opts=()):
+    """``projects.config.load_config(config_file, opts)`` with a missing file, bad keys or an
+    unregistered method turned into ToolInputError, and MODEL.DEVICE set to "cpu" when the
+    configured CUDA device is not available."""
     if not os.path.isfile(config_file):
         raise ToolInputError(f"config file not found: {config_file}")
     try:

@@ -1,14 +1,15 @@
 """Load MODEL.WEIGHTS into a model for inference, refusing a checkpoint that does not fit it.
 
-Reading (safe unpickling, corrupt files) and the MODEL.WEIGHTS_MODE check are the project's
+Reading (the one safe reader, corrupt files) and the MODEL.WEIGHTS_MODE check are the project's
 ``DetrCheckpointer``. A viewer is stricter still: in the "strict" and "finetune" modes whatever
 Detectron2 would only log (an entry the model lacks, a backbone-only file that leaves the detector
-random) is an error too, since the drawing of a half-random model misleads.
+random) is an error too, since the drawing of a half-random model misleads; it is worded by the
+checkpoint package's ``WeightsFit``.
 """
 import logging
 
-from projects.checkpoint.checkpointer import CorruptCheckpointError, DetrCheckpointer, UnsafeCheckpointError
-from projects.checkpoint.weights_fit import WeightsMismatchError
+from projects.checkpoint import DetrCheckpointer, UnreadableCheckpointError, WeightsFit, WeightsMismatchError
+from projects.checkpoint.files import first_line
 from projects.visualization.inputs import ToolInputError
 
 logger = logging.getLogger(__name__)
@@ -24,24 +25,12 @@ class _RecordingCheckpointer(DetrCheckpointer):
         super()._log_incompatible_keys(incompatible)
 
 
-def _examples(items, count=3):
-    items = list(items)
-    return ", ".join(items[:count]) + (" ..." if len(items) > count else "")
-
-
-def fit_problems(incompatible, allow_class_heads=False):
-    """One-line description of what did not load (empty when everything did)."""
-    problems = []
+def fit_problems(incompatible, allow_class_heads=False) -> str:
+    """One line describing what of the checkpoint did not load (empty when everything did), from
+    Detectron2's incompatible keys; ``allow_class_heads``: class heads left unfilled are fine (finetune)."""
     missing = [k for k in incompatible.missing_keys if not (allow_class_heads and "class_embed" in k)]
-    if missing:
-        problems.append(f"{len(missing)} model entries missing from it ({_examples(missing)})")
-    if incompatible.unexpected_keys:
-        problems.append(f"{len(incompatible.unexpected_keys)} entries the model does not have "
-                        f"({_examples(incompatible.unexpected_keys)})")
-    if incompatible.incorrect_shapes:
-        shapes = [f"{key} {tuple(ckpt)} vs {tuple(model)}" for key, ckpt, model in incompatible.incorrect_shapes]
-        problems.append(f"{len(shapes)} shape mismatches ({_examples(shapes, 2)})")
-    return "; ".join(problems)
+    fit = WeightsFit(tuple(missing), tuple(incompatible.unexpected_keys), tuple(incompatible.incorrect_shapes))
+    return fit.describe()
 
 
 def load_weights(model, cfg) -> None:
@@ -54,11 +43,10 @@ def load_weights(model, cfg) -> None:
     checkpointer = _RecordingCheckpointer.from_config(cfg, model, save_dir="")
     try:
         checkpointer.load(weights)
-    except (WeightsMismatchError, CorruptCheckpointError, UnsafeCheckpointError) as error:
+    except (WeightsMismatchError, UnreadableCheckpointError) as error:
         raise ToolInputError(str(error)) from None
     except (OSError, AssertionError, RuntimeError, ValueError) as error:  # e.g. "Checkpoint ... not found!"
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ToolInputError(f"cannot read checkpoint {weights}: {message}") from None
+        raise ToolInputError(f"cannot read checkpoint {weights}: {first_line(error)}") from None
     mode = cfg.MODEL.WEIGHTS_MODE
     problems = fit_problems(checkpointer.incompatible, mode == "finetune") if checkpointer.incompatible else ""
     if problems and mode != "partial":

@@ -4,13 +4,10 @@ Tolerances (tests/harness/tolerances.py): 1e-4 on float32 model outputs and inte
 are ~1e-6, float32 summation order), 1e-6 on losses, exact for masks and matcher indices.
 """
 import pytest
-import torch
 
 from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
-import deformable_detr  # noqa: F401  (registers its converter: the rejection below names the family found)
-import smca  # noqa: F401
 from conditional_detr import add_conditional_detr_config, convert_conditional_detr_state_dict
 from projects.checkpoint import WrongCheckpointError
 from tests.harness.fixture_checks import (

@@ -7,8 +7,6 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from detectron2.modeling import build_model
 from detectron2.utils.env import seed_all_rng
 
-from deformable_detr import add_deformable_detr_config
-from projects import add_detr_config
 from tests.harness.e2e_utils import tiny_cfg
 from tests.ops.inputs import max_error_ratio
 
@@ -35,8 +33,7 @@ def _predictions(model, batched_inputs):
 
 
 def test_bfloat16_autocast_inference_is_close_to_float32():
-    cfg = tiny_cfg("configs/quickstart/deformable_detr_embedded.yaml",
-                   add_configs=(add_detr_config, add_deformable_detr_config))
+    cfg = tiny_cfg("configs/quickstart/deformable_detr_embedded.yaml")
     seed_all_rng(0)
     model = build_model(cfg).eval()
     generator = torch.Generator().manual_seed(0)

@@ -10,8 +10,7 @@ import torchvision
 
 from detectron2.modeling import build_model
 
-from deformable_detr import add_deformable_detr_config
-from projects.checkpoint import load_cpu_config
+from projects.config import load_config
 
 from tests.harness.convert_tool import load_convert_tool as load_tool
 from tests.harness.convert_tool import save_official as save_official_file
@@ -49,8 +48,8 @@ def test_config_checked_conversion_with_coco_80_classes(tmp_path):
     tool = load_tool()
     tool.main([str(source), str(output), "--config-file", "configs/quickstart/deformable_detr_embedded.yaml",
                *quickstart_opts()])
-    cfg = load_cpu_config(add_deformable_detr_config, "configs/quickstart/deformable_detr_embedded.yaml",
-                          quickstart_opts()[1:])
+    cfg = load_config("configs/quickstart/deformable_detr_embedded.yaml",
+                      quickstart_opts()[1:] + ["MODEL.DEVICE", "cpu"])
     model = build_model(cfg)
     model.load_state_dict(torch.load(output, weights_only=True)["model"], strict=True)
     assert model.class_embed[0].out_features == 80

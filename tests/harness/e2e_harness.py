@@ -1,11 +1,10 @@
 """One end-to-end test harness for every method (the pattern of detectron2's tests/modeling/test_model_e2e.py).
 
-A method's end-to-end tests are a subclass of ``ModelE2EMixin`` that names its config file and its
-``add_<method>_config``::
+A method's end-to-end tests are a subclass of ``ModelE2EMixin`` that names its config file (the
+config's keys come from the registered methods, ``projects.config.load_config``)::
 
-    class TestDETR(ModelE2EMixin):
-        CONFIG_FILE = "configs/quickstart/detr_embedded.yaml"
-        ADD_CONFIG = add_detr_config
+    class TestMyMethod(ModelE2EMixin):
+        CONFIG_FILE = "configs/quickstart/my_method_embedded.yaml"
 
 The class builds the config's model at tiny CPU sizes (tests/harness/e2e_utils.py, then the class's
 ``OVERRIDES``), trains it ``TRAIN_STEPS`` steps inside an EventStorage on two embedded-dataset
@@ -93,10 +92,9 @@ def infer(model, inputs):
 
 
 class ModelE2EMixin:
-    """End-to-end tests of one config; a subclass sets CONFIG_FILE and ADD_CONFIG (see the module docstring)."""
+    """End-to-end tests of one config; a subclass sets CONFIG_FILE (see the module docstring)."""
 
     CONFIG_FILE: str = None
-    ADD_CONFIG = None  # add_<method>_config
     OVERRIDES = ()  # the variant's config lines, after TINY_OVERRIDES
     EXTRA_LOSSES = ()  # weighted losses beyond the decoder's (e.g. two-stage "_enc" losses)
     TRAINED_PARAMETERS = ()  # parameters the method needs to learn (checked to get a gradient)
@@ -105,7 +103,7 @@ class ModelE2EMixin:
     @classmethod
     def trained(cls, train_records):
         """The class's model after TRAIN_STEPS steps, shared by its tests (each test copies what it changes)."""
-        cfg = tiny_cfg(cls.CONFIG_FILE, add_configs=(cls.ADD_CONFIG,), extra=cls.OVERRIDES)
+        cfg = tiny_cfg(cls.CONFIG_FILE, extra=cls.OVERRIDES)
         return train_steps(cfg, train_records)
 
     def expected_losses(self, cfg):

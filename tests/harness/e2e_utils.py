@@ -1,9 +1,7 @@
 """The one tiny-config builder of the end-to-end tests: a config file shrunk to a few-second CPU job."""
 from pathlib import Path
 
-from detectron2.config import get_cfg
-
-from projects import add_detr_config
+from projects.config import load_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_OVERRIDES = [
@@ -17,15 +15,12 @@ TINY_OVERRIDES = [
 ]
 
 
-def tiny_cfg(config_file, output_dir=None, add_configs=(add_detr_config,), extra=()):
-    """``config_file`` (absolute, or relative to the repository) with the keys of ``add_configs``, then
-    TINY_OVERRIDES and ``extra``; it writes to ``output_dir`` when given. The embedded dataset names
-    it trains on are registered for the whole test session (tests/conftest.py)."""
-    cfg = get_cfg()
-    for add_config in add_configs:
-        add_config(cfg)
-    cfg.merge_from_file(str(ROOT / config_file))
-    cfg.merge_from_list(list(TINY_OVERRIDES) + list(extra))
+def tiny_cfg(config_file, output_dir=None, extra=()):
+    """The (unfrozen) config of ``config_file`` (absolute, or relative to the repository) for any
+    registered method (``projects.config.load_config``), with TINY_OVERRIDES then ``extra``; it
+    writes to ``output_dir`` when given. The embedded dataset names it trains on are registered for
+    the whole test session (tests/conftest.py)."""
+    cfg = load_config(str(ROOT / config_file), list(TINY_OVERRIDES) + list(extra), freeze=False)
     if output_dir is not None:
         cfg.OUTPUT_DIR = str(output_dir)
     return cfg

@@ -1,31 +1,26 @@
-"""The official-behaviour fixtures under tests/fixtures/<method>/: loading, and the one runner of a fixture batch."""
+"""The official-behaviour fixtures under tests/fixtures/<method>/<name>.tiny.pt: loading, their configs, and the one
+runner of a fixture batch. The methods and fixtures are the files present; what a method needs to rebuild its
+fixtures' models it registers itself (projects/registry.py: ``official_config``, ``converter``)."""
 from functools import lru_cache
 from pathlib import Path
 
 import torch
 from torch import nn
 
-FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures"
+from detectron2.config import get_cfg
 
-# Every fixture with a criterion section, and its class loss / class cost: DETR uses softmax CE with a
-# no-object class; all the others the sigmoid focal loss.
-CRITERION_FIXTURES = [
-    ("detr", "r50", "softmax"),
-    ("deformable_detr", "single_scale", "focal"),
-    ("deformable_detr", "multi_scale", "focal"),
-    ("deformable_detr", "box_refine", "focal"),
-    ("deformable_detr", "two_stage", "focal"),
-    ("conditional_detr", "r50", "focal"),
-    ("smca", "single_scale_type1", "focal"),
-    ("smca", "single_scale_type2", "focal"),
-    ("smca", "single_scale_type3", "focal"),
-]
-CRITERION_FIXTURE_IDS = [f"{method}-{name}" for method, name, _ in CRITERION_FIXTURES]
+from projects.config import add_detr_config
+from projects.registry import get_method
+
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURE_SUFFIX = ".tiny.pt"
+# The fixtures' images are normalised with the official code's (torchvision's) RGB mean and std.
+OFFICIAL_PIXEL_MEAN, OFFICIAL_PIXEL_STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]
 
 
 def fixture_path(method: str, name: str) -> Path:
     """tests/fixtures/<method>/<name>; a bare variant name ("r50") means "<name>.tiny.pt"."""
-    file_name = name if name.endswith(".pt") else f"{name}.tiny.pt"
+    file_name = name if name.endswith(".pt") else f"{name}{FIXTURE_SUFFIX}"
     return FIXTURE_DIR / method / file_name
 
 
@@ -38,6 +33,39 @@ def load_fixture(method: str, name: str) -> dict:
 def cached_fixture(method: str, name: str) -> dict:
     """``load_fixture`` loaded once per session: shared between tests, so read it, never modify it."""
     return load_fixture(method, name)
+
+
+def model_fixtures():
+    """Every (method, name) of a tests/fixtures/<method>/<name>.tiny.pt file, sorted."""
+    paths = FIXTURE_DIR.glob(f"*/*{FIXTURE_SUFFIX}")
+    return sorted((path.parent.name, path.name[:-len(FIXTURE_SUFFIX)]) for path in paths)
+
+
+def fixture_cfg(method, name):
+    """A config whose MODEL.DETR (and method) keys are the fixture's official arguments, set by the method's
+    registered ``official_config``."""
+    fixture = cached_fixture(method, name)
+    registered = get_method(method)
+    if registered.official_config is None:
+        raise ValueError(f"{fixture_path(method, name)}: method {method!r} registers no official_config")
+    cfg = get_cfg()
+    add_detr_config(cfg)
+    registered.add_config(cfg)
+    cfg.MODEL.DEVICE = "cpu"
+    cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD = list(OFFICIAL_PIXEL_MEAN), list(OFFICIAL_PIXEL_STD)
+    registered.official_config(cfg, fixture["args"], name)
+    return cfg
+
+
+def _criterion_fixtures():
+    """(method, name, class loss) of every fixture with a criterion section; the class loss ("softmax": CE with
+    a no-object class, "focal": sigmoid focal) and class cost are the ones the method's official config sets."""
+    return [(method, name, fixture_cfg(method, name).MODEL.DETR.CLASS_LOSS)
+            for method, name in model_fixtures() if "criterion" in cached_fixture(method, name)]
+
+
+CRITERION_FIXTURES = _criterion_fixtures()
+CRITERION_FIXTURE_IDS = [f"{method}-{name}" for method, name, _ in CRITERION_FIXTURES]
 
 
 def image_batch(image_sizes):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from .conftest import FAST_OVERRIDES, QUICKSTART, ROOT
+from tests.harness.fast_config import FAST_OVERRIDES, QUICKSTART, ROOT
 from tests.harness.e2e_utils import TINY_OVERRIDES
 
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}

@@ -1,25 +1,9 @@
-"""Shared helpers of the reliability tests: the tiny quickstart config and a small DETR model."""
-from pathlib import Path
-
+"""Fixtures of the core's tests: the fast tiny DETR quickstart config and its model."""
 import pytest
 
 from detectron2.modeling import build_model
 
-from tests.harness.e2e_utils import tiny_cfg
-
-ROOT = Path(__file__).resolve().parents[2]
-QUICKSTART = str(ROOT / "configs/quickstart/detr_embedded.yaml")
-
-# On top of tests.harness.e2e_utils.TINY_OVERRIDES: small images and no evaluation, for a few seconds per run.
-FAST_OVERRIDES = [
-    "INPUT.MIN_SIZE_TRAIN", (64,), "INPUT.MAX_SIZE_TRAIN", 96, "INPUT.MIN_SIZE_TEST", 64,
-    "INPUT.MAX_SIZE_TEST", 96, "DATASETS.TEST", (), "TEST.EVAL_PERIOD", 0,
-]
-
-
-def fast_cfg(output_dir, extra=()):
-    """The tiny DETR quickstart config with FAST_OVERRIDES and ``extra``."""
-    return tiny_cfg(QUICKSTART, output_dir, extra=FAST_OVERRIDES + list(extra))
+from tests.harness.fast_config import fast_cfg
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """SMCA's config variants train and infer; bad SMCA configs fail with a message naming the key.
 
 The two quickstart configs (single- and multi-scale) get the full end-to-end checks in
-tests/test_model_e2e.py; each ablation variant here trains one step and runs inference.
+tests/smca/test_model_e2e.py; each ablation variant here trains one step and runs inference.
 """
 import math
 
@@ -9,7 +9,6 @@ import pytest
 
 from detectron2.modeling import build_model
 
-from smca import add_smca_config
 from tests.harness.e2e_harness import eval_inputs, infer, train_steps
 from tests.harness.e2e_utils import tiny_cfg
 
@@ -29,7 +28,7 @@ VARIANTS = {
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_variant_trains_a_step_and_infers(variant, train_records):
     config_file, overrides = VARIANTS[variant]
-    cfg = tiny_cfg(config_file, add_configs=(add_smca_config,), extra=overrides)
+    cfg = tiny_cfg(config_file, extra=overrides)
     trained = train_steps(cfg, train_records, steps=1)
     (losses,) = trained.step_losses
     assert losses and all(math.isfinite(float(value)) for value in losses.values()), losses
@@ -46,4 +45,4 @@ def test_variant_trains_a_step_and_infers(variant, train_records):
 ])
 def test_config_errors_name_the_key(config_file, overrides, message):
     with pytest.raises(ValueError, match=message):
-        build_model(tiny_cfg(config_file, add_configs=(add_smca_config,), extra=overrides))
+        build_model(tiny_cfg(config_file, extra=overrides))

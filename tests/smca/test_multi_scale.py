@@ -30,7 +30,7 @@ SAME_ATOL = 1e-6  # the same float32 ops on the same values, run twice
 def build_small_multi_scale(scale_selection=True, head_shared=False):
     """The quickstart multi-scale SMCA at tiny sizes (32 channels, 4 heads, 10 queries, the paper's five
     encoder blocks), random init, on stub features for strides 16 and 32 (a 320 x 384 padded batch)."""
-    cfg = tiny_cfg("configs/quickstart/smca_multi_scale_embedded.yaml", add_configs=(add_smca_config,),
+    cfg = tiny_cfg("configs/quickstart/smca_multi_scale_embedded.yaml",
                    extra=["MODEL.DETR.ENC_LAYERS", 5,
                           "MODEL.SMCA.ENCODER_BLOCKS", ["intra", "intra", "multi", "intra", "intra"],
                           "MODEL.SMCA.SCALE_SELECTION", scale_selection, "MODEL.SMCA.HEAD_SHARED", head_shared])

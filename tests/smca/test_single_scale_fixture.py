@@ -11,16 +11,17 @@ from detectron2.config import get_cfg
 from detectron2.modeling import build_model
 
 from smca import add_smca_config, convert_smca_state_dict
+from smca.method import OFFICIAL_SCALE_MODES
 from tests.harness.e2e_utils import ROOT
 from tests.harness.fixture_checks import (
     assert_layer_outputs, assert_official_detections, assert_official_matches_and_losses, assert_single_level_inputs,
 )
-from tests.harness.fixture_models import SMCA_SCALE_MODES, build_fixture_model
-from tests.harness.fixture_utils import cached_fixture, run_fixture_batch
+from tests.harness.fixture_models import build_fixture_model
+from tests.harness.fixture_utils import cached_fixture, model_fixtures, run_fixture_batch
 from tests.harness.model_utils import assert_full_size_conversion, count_trainable
 from tests.harness.tolerances import assert_close
 
-VARIANTS = sorted(SMCA_SCALE_MODES)
+VARIANTS = [name for method, name in model_fixtures() if method == "smca"]
 
 
 @pytest.fixture(scope="module", params=VARIANTS)
@@ -97,7 +98,7 @@ def test_full_size_conversion_is_complete(variant):
     add_smca_config(cfg)
     cfg.merge_from_file(str(ROOT / "configs" / "smca" / "smca_single_scale_r50_50ep.yaml"))
     cfg.MODEL.DETR.NUM_CLASSES = 92  # official head: COCO ids 0..90 + no-object column
-    cfg.MODEL.SMCA.SCALE_MODE = SMCA_SCALE_MODES[variant]
+    cfg.MODEL.SMCA.SCALE_MODE = OFFICIAL_SCALE_MODES[cached_fixture("smca", variant)["args"]["dynamic_scale"]]
     cfg.MODEL.DEVICE = "cpu"
     model = build_model(cfg)
     info = assert_full_size_conversion(model, "smca", variant, convert_smca_state_dict)

@@ -6,10 +6,11 @@ import torch
 
 from detectron2.data.datasets.builtin_meta import COCO_CATEGORIES
 
+from projects.config import load_config
 from projects.data import EMBEDDED_CLASS_NAMES
+from projects.engine.launch import register_datasets
 from projects.visualization import BatchPredictor, ToolInputError, dataset_metadata, list_images, output_file
 from tests.tools.tool_utils import DETR_CONFIG, ROOT, TINY_OPTS
-from train_net import load_config, register_datasets
 
 
 def test_list_images_expands_folders_globs_and_files(val_pngs, tmp_path):

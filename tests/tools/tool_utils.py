@@ -9,6 +9,9 @@ from PIL import Image
 
 from detectron2.modeling import build_model
 
+from projects.config import load_config
+from tests.harness.tiny_models import method_tiny_overrides
+
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "configs" / "quickstart"
 DETR_CONFIG = str(QUICKSTART / "detr_embedded.yaml")
@@ -21,13 +24,9 @@ TINY_OPTS = [
     "DATALOADER.NUM_WORKERS", "0", "SOLVER.IMS_PER_BATCH", "2", "MODEL.WEIGHTS", "",
 ]
 
-# what a config needs beside TINY_OPTS to build (multi-scale SMCA: one encoder layer per listed block)
-CONFIG_OPTS = {"smca_multi_scale_embedded": ["MODEL.DETR.ENC_LAYERS", "3"]}
-
-
 def tiny_opts(config):
-    """TINY_OPTS plus what ``config`` (a path) needs to build with them."""
-    return [*TINY_OPTS, *CONFIG_OPTS.get(Path(config).stem, [])]
+    """TINY_OPTS plus what the method of ``config`` (a path) needs to build with them."""
+    return [*TINY_OPTS, *method_tiny_overrides(str(config))]
 
 
 def load_tool(name):
@@ -61,8 +60,6 @@ def copy_as_png(sources, folder):
 
 def save_random_checkpoint(config_file, opts, path):
     """A checkpoint of the randomly initialised model of ``config_file`` + ``opts`` (Detectron2 layout)."""
-    from train_net import load_config
-
     torch.manual_seed(0)
     model = build_model(load_config(config_file, [*opts, "MODEL.DEVICE", "cpu"]))
     torch.save({"model": model.state_dict()}, path)

@@ -15,24 +15,20 @@ checked against the PyTorch model on the sample (or a synthetic image) before th
 import argparse
 import logging
 import os
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from projects.deploy import (  # noqa: E402
+from projects.deploy import (
     DEPLOY_EXTRA_HINT, ExportableDetector, example_batch, export_onnx, export_program, runner_metadata,
     save_program,
 )
-from projects.deploy.requirements import missing_modules  # noqa: E402
-from projects.visualization import (  # noqa: E402
+from projects.deploy.requirements import missing_modules
+from projects.engine.launch import register_datasets
+from projects.visualization import (
     BatchPredictor, ToolInputError, dataset_metadata, exit_on_input_error, read_config, read_image,
     setup_tool_logging,
 )
-from train_net import load_config, register_datasets  # noqa: E402
 
 FORMATS = {"onnx": "model.onnx", "torch_export": "model.pt2"}
 logger = logging.getLogger("export_model")
@@ -89,7 +85,7 @@ def run_exported(args, path, images, sizes, program):
 def main(argv=None):
     args = parse_args(argv)
     setup_tool_logging("export_model")
-    cfg = read_config(load_config, args.config_file, args.opts)
+    cfg = read_config(args.config_file, args.opts)
     check_inputs(args, cfg)
     image = read_image(args.sample_image, cfg.INPUT.FORMAT) if args.sample_image else synthetic_image(cfg)
     register_datasets(cfg)

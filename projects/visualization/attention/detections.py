@@ -13,18 +13,19 @@ class Detection(NamedTuple):
     box: torch.Tensor  # [4] normalised cxcywh, relative to the unpadded input image
 
 
-def top_detections(outputs, select_box: str, k: int, image: int = 0) -> List[Detection]:
+def top_detections(outputs, class_loss: str, k: int, image: int = 0) -> List[Detection]:
     """The k best detections of ``image`` as the model's own inference selects them.
 
-    outputs: the model's predictions (pred_logits [B, Q, K(+1)], pred_boxes [B, Q, 4]); select_box:
-    the model's ``select_box`` ("softmax" or "sigmoid_topk"). The selection functions are the
-    model's; they are handed each query's index in place of its box so that they return it.
+    outputs: the model's predictions (pred_logits [B, Q, K(+1)], pred_boxes [B, Q, 4]); class_loss:
+    the model's ``class_loss`` ("softmax": one detection per query, "focal": top-k (query, class)
+    pairs). The selection functions are the model's; they are handed each query's index in place of
+    its box so that they return it.
     """
     logits = outputs["pred_logits"][image:image + 1]
     boxes = outputs["pred_boxes"][image]
     queries = torch.arange(logits.shape[1], dtype=boxes.dtype, device=boxes.device)
     query_boxes = queries[None, :, None].expand(1, -1, 4)
-    if select_box == "softmax":
+    if class_loss == "softmax":
         scores, labels, picked = select_softmax(logits, query_boxes)
         scores, order = scores[0].topk(min(k, scores.shape[1]))
         labels, picked = labels[0, order], picked[0, order, 0]

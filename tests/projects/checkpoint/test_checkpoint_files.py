@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from projects.checkpoint.checkpointer import CorruptCheckpointError, DetrCheckpointer, UnsafeCheckpointError
+from projects.checkpoint import CorruptCheckpointError, DetrCheckpointer, UnsafeCheckpointError
 
 
 class CodeInPickle:

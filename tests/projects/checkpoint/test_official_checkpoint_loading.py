@@ -50,8 +50,9 @@ def test_crafted_checkpoint_is_refused_without_running(tmp_path, detr_state):
         load_official_checkpoint(path)
     assert not marker.exists()
     message = str(error.value)
-    assert message == (f"{path}: refused to load: it holds {os.mkdir.__module__}.mkdir, which an official checkpoint never contains "
-                       "(allowed: tensors, plain containers, argparse.Namespace)")
+    assert message == (f"{path}: refusing to load: the file references {os.mkdir.__module__}.mkdir, which a weights "
+                       "file never holds (allowed: tensors, numpy arrays, numbers, strings and plain containers, "
+                       "argparse.Namespace; loading it could run code)")
 
 
 def test_crafted_plain_pickle_is_refused_without_running(tmp_path):
@@ -74,7 +75,7 @@ def test_corrupt_file_is_one_line_naming_it(tmp_path, detr_state, damage):
     with pytest.raises(UnreadableCheckpointError) as error:
         load_official_checkpoint(path)
     message = str(error.value)
-    assert message.startswith(f"{path} is corrupt or truncated (")
+    assert message.startswith(f"{path}: the checkpoint file is corrupt or truncated (")
     assert "\n" not in message and "weights_only" not in message  # no "re-run unsafely" advice
 
 
@@ -82,7 +83,7 @@ def test_cli_reports_a_corrupt_file_in_one_line(tmp_path, detr_state):
     path = save_official(tmp_path / "official.pth", detr_state)
     with open(path, "r+b") as f:
         f.truncate(os.path.getsize(path) // 3)
-    with pytest.raises(SystemExit, match=f"^{path} is corrupt or truncated") as error:
+    with pytest.raises(SystemExit, match=f"^{path}: the checkpoint file is corrupt or truncated") as error:
         load_convert_tool().main([path, str(tmp_path / "out.pth")])
     assert "\n" not in str(error.value)
     assert not (tmp_path / "out.pth").exists()

@@ -9,9 +9,9 @@ import sys
 import pytest
 from torch import nn
 
-from projects.checkpoint.checkpointer import CorruptCheckpointError, DetrCheckpointer
+from projects.checkpoint import CorruptCheckpointError, DetrCheckpointer
 from projects.engine.trainer import Trainer
-from .conftest import ROOT, fast_cfg
+from tests.harness.fast_config import ROOT, fast_cfg
 
 
 def _train(out_dir, max_iter=4):

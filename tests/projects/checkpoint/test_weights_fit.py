@@ -9,12 +9,11 @@ import torch
 
 from detectron2.modeling import build_model
 
-from deformable_detr import add_deformable_detr_config
 from projects.checkpoint.checkpointer import DetrCheckpointer
-from projects.checkpoint.weights_fit import WeightsMismatchError
+from projects.checkpoint.weights_fit import WeightsMismatchError, compare_weights, guess_method
+from projects.config import load_config
 from tests.harness.e2e_utils import tiny_cfg
-
-from .conftest import FAST_OVERRIDES, QUICKSTART, ROOT, fast_cfg
+from tests.harness.fast_config import FAST_OVERRIDES, QUICKSTART, ROOT, fast_cfg
 
 DEFORMABLE = str(ROOT / "configs/quickstart/deformable_detr_embedded.yaml")
 
@@ -24,8 +23,7 @@ def _detr(tmp_path, *extra):
 
 
 def _deformable(tmp_path, *extra):
-    cfg = tiny_cfg(DEFORMABLE, tmp_path, add_configs=(add_deformable_detr_config,),
-                   extra=FAST_OVERRIDES + list(extra))
+    cfg = tiny_cfg(DEFORMABLE, tmp_path, extra=FAST_OVERRIDES + list(extra))
     return build_model(cfg)
 
 
@@ -104,3 +102,28 @@ def test_eval_only_checks_num_classes_before_inference(tmp_path):
     assert result.returncode != 0
     assert "NUM_CLASSES is 3 but dataset 'embedded_shapes_val' has 4 categories" in result.stderr
     assert "Start inference" not in result.stdout + result.stderr
+
+
+QUICKSTART_CONFIGS = sorted((ROOT / "configs" / "quickstart").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("config_file", QUICKSTART_CONFIGS, ids=lambda path: path.stem)
+def test_the_method_is_guessed_from_the_registered_signatures(config_file):
+    """Each quickstart model's state-dict keys -> its meta-architecture (the registered methods'
+    ``checkpoint_signatures``; built on the meta device: names and shapes only)."""
+    cfg = load_config(str(config_file), ["MODEL.DEVICE", "meta", "MODEL.WEIGHTS", ""])
+    with torch.device("meta"):
+        names = list(build_model(cfg).state_dict())
+    assert guess_method(names) == cfg.MODEL.META_ARCHITECTURE
+
+
+def test_weights_fit_lists_what_does_not_fit():
+    model = {"a.weight": torch.zeros(2, 3), "a.bias": torch.zeros(2), "bn.num_batches_tracked": torch.zeros(())}
+    checkpoint = {"a.weight": torch.zeros(4, 3), "extra.weight": torch.zeros(1)}
+    fit = compare_weights(model, checkpoint, ignore=[r"num_batches_tracked$"])
+    assert fit.missing == ("a.bias",) and fit.unexpected == ("extra.weight",)
+    assert fit.reshaped == (("a.weight", (4, 3), (2, 3)),)
+    assert not fit.exact and compare_weights(model, model).exact
+    assert fit.describe() == ("1 model entries missing (a.bias); 1 entries the model does not have (extra.weight); "
+                              "1 shape mismatches (a.weight: checkpoint (4, 3) vs model (2, 3))")
+    assert guess_method(checkpoint) == "unknown"

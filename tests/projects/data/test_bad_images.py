@@ -19,7 +19,7 @@ from projects.data.image_checks import BadImageError, find_bad_images
 from projects.data.skip_counter import METRIC, SkippedImageCounter
 from projects.engine.trainer import Trainer
 
-from .conftest import fast_cfg
+from tests.harness.fast_config import fast_cfg
 
 NUM_IMAGES = 6
 

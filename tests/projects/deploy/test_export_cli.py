@@ -94,7 +94,7 @@ NO_TORCH = textwrap.dedent("""
 @needs_deploy_extra
 def test_onnx_run_and_onnx_inference_without_torch(tmp_path):
     from projects.visualization import BatchPredictor, read_image
-    from train_net import load_config
+    from projects.config import load_config
 
     image = embedded_val_images(1)[0]
     opts = [*OPTS, "MODEL.WEIGHTS", save_random_checkpoint(CONFIG, OPTS, tmp_path / "random.pth")]

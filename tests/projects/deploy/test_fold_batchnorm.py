@@ -5,8 +5,6 @@ import torch
 from detectron2.layers import Conv2d, FrozenBatchNorm2d
 from detectron2.modeling import build_model
 
-from deformable_detr import add_deformable_detr_config
-from projects import add_detr_config
 from projects.benchmark.peers import batch_for, calibrate_frozen_bn, ours_outputs, perturb
 from projects.deploy.fold_batchnorm import fold_frozen_batchnorm
 from tests.harness.e2e_utils import tiny_cfg
@@ -14,8 +12,7 @@ from tests.harness.tolerances import OUT_ATOL, assert_close
 
 
 def _calibrated_model():
-    cfg = tiny_cfg("configs/deformable_detr/deformable_detr_r50_50ep.yaml",
-                   add_configs=(add_detr_config, add_deformable_detr_config))
+    cfg = tiny_cfg("configs/deformable_detr/deformable_detr_r50_50ep.yaml")
     torch.manual_seed(0)
     model = build_model(cfg).eval()
     perturb(model)  # non-trivial BN weight/bias buffers are not parameters: set them too

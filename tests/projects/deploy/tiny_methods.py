@@ -6,29 +6,22 @@ import torch
 
 from detectron2.modeling import build_model
 
+from projects.config import load_config
+from tests.harness.tiny_models import method_tiny_overrides
+
 ROOT = Path(__file__).resolve().parents[3]
 QUICKSTART = ROOT / "configs" / "quickstart"
-METHODS = {
-    "detr": "detr_embedded.yaml",
-    "deformable_single_scale": "deformable_detr_single_scale_embedded.yaml",
-    "deformable": "deformable_detr_embedded.yaml",
-    "deformable_refine": "deformable_detr_refine_embedded.yaml",
-    "deformable_two_stage": "deformable_detr_two_stage_embedded.yaml",
-    "conditional_detr": "conditional_detr_embedded.yaml",
-    "smca_single_scale": "smca_single_scale_embedded.yaml",
-    "smca_multi_scale": "smca_multi_scale_embedded.yaml",
-}
+# every quickstart config (one per method and variant), named by its file stem
+METHODS = sorted(path.stem for path in QUICKSTART.glob("*.yaml"))
 TINY = ["MODEL.DETR.HIDDEN_DIM", 32, "MODEL.DETR.NHEADS", 4, "MODEL.DETR.DIM_FEEDFORWARD", 64,
         "MODEL.DETR.ENC_LAYERS", 1, "MODEL.DETR.DEC_LAYERS", 1, "MODEL.DETR.NUM_OBJECT_QUERIES", 10,
         "MODEL.DETR.NUM_TOPK_TEST", 20, "MODEL.DEVICE", "cpu"]
-EXTRA = {"smca_multi_scale": ["MODEL.SMCA.ENCODER_BLOCKS", ["multi"]]}
 
 
 def tiny_config(method, extra=()):
-    """The frozen tiny config of ``method`` (a key of METHODS)."""
-    from train_net import load_config  # the repository root is on sys.path in tests
-
-    return load_config(str(QUICKSTART / METHODS[method]), TINY + EXTRA.get(method, []) + list(extra))
+    """The frozen tiny config of ``method`` (a name in METHODS)."""
+    config_file = str(QUICKSTART / f"{method}.yaml")
+    return load_config(config_file, TINY + method_tiny_overrides(config_file) + list(extra))
 
 
 def tiny_model(method, seed=0):

@@ -11,13 +11,12 @@ from projects.checkpoint.checkpointer import DetrCheckpointer
 from projects.engine.ema import ModelEMA, evaluate_with_ema, load_ema_for_eval
 from projects.engine.trainer import Trainer
 from tests.harness.e2e_utils import tiny_cfg
-from train_net import METHOD_CONFIGS
 
 QUICKSTART = "configs/quickstart/{}_embedded.yaml"
 
 
 def method_cfg(method, output_dir, extra=()):
-    return tiny_cfg(QUICKSTART.format(method), output_dir, add_configs=METHOD_CONFIGS, extra=extra)
+    return tiny_cfg(QUICKSTART.format(method), output_dir, extra=extra)
 
 
 def spy_on_criterion(criterion):

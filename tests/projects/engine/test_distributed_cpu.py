@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from .train_runs import final_weights, run_train_net
+from tests.harness.train_runs import final_weights, run_train_net
 
 # Every image is cropped to 64 x 64 (no padding, so batching cannot change what the model sees);
 # FrozenBN and no dropout: nothing in the model depends on how the batch is split. No-object

@@ -3,7 +3,7 @@ import pytest
 
 from projects.engine.trainer import Trainer
 
-from .conftest import fast_cfg
+from tests.harness.fast_config import fast_cfg
 
 
 @pytest.mark.parametrize("batch_size", [1, 3])

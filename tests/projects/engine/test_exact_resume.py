@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from .train_runs import final_weights, run_train_net, start_train_net
+from tests.harness.train_runs import final_weights, run_train_net, start_train_net
 
 MAX_ITER, PERIOD = 8, 3  # checkpoints after iterations 2 and 5, model_final after 7
 # random resize, flip, the DETR crop branch and dropout: every source of randomness is exercised

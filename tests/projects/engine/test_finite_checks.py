@@ -8,7 +8,7 @@ from detectron2.utils.events import get_event_storage
 from projects.engine.trainer import Trainer
 from projects.engine.finite_checks import check_finite_predictions
 
-from .conftest import fast_cfg
+from tests.harness.fast_config import fast_cfg
 
 
 def _trainer(tmp_path):

@@ -3,7 +3,10 @@ import logging
 
 import pytest
 
-from projects.engine.trainer import PROJECT_LOGGER_NAMES, setup_project_loggers
+from projects.engine.trainer import CORE_LOGGER_NAMES, project_logger_names, setup_project_loggers
+from projects.registry import registered_methods
+
+PROJECT_LOGGER_NAMES = project_logger_names()
 
 
 @pytest.fixture
@@ -31,6 +34,14 @@ def test_every_project_package_logs_to_the_output_folder(tmp_path, restored_proj
     text = (tmp_path / "log.txt").read_text()
     for name in PROJECT_LOGGER_NAMES:
         assert f"{name}.some_module WARNING: marker from {name}" in text
+
+
+def test_names_are_the_core_and_every_registered_method_s_package():
+    assert PROJECT_LOGGER_NAMES[:len(CORE_LOGGER_NAMES)] == CORE_LOGGER_NAMES == ("projects", "ops")
+    assert len(set(PROJECT_LOGGER_NAMES)) == len(PROJECT_LOGGER_NAMES)
+    for method in registered_methods().values():  # a method inside a core package logs through it
+        assert any(method.logger_name == name or method.logger_name.startswith(f"{name}.")
+                   for name in PROJECT_LOGGER_NAMES), method.name
 
 
 def test_other_ranks_write_their_own_file(tmp_path, restored_project_loggers):

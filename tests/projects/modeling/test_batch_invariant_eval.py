@@ -19,10 +19,10 @@ from detectron2.data.detection_utils import read_image
 from detectron2.modeling import build_model
 from detectron2.utils.events import EventStorage
 
+from projects.config import load_config
 from projects.data import DetrDatasetMapper, ensure_embedded_dataset
 from projects.data.embedded_dataset import annotation_file, image_folder
 from projects.engine.solver import build_detr_optimizer
-from train_net import load_config
 
 SCORE_ATOL = 1e-4
 BOX_ATOL = 1e-2

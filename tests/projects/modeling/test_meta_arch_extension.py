@@ -64,7 +64,7 @@ def build_model():
     features = [torch.randn(2, CHANNELS, 3, 4, generator=torch.Generator().manual_seed(0))]
     backbone = MaskedBackbone(StubBackbone(features, [32]), ["res5"])
     return ToyDenoisingDETR(backbone=backbone, criterion=criterion, pixel_mean=[0.0, 0.0, 0.0],
-                            pixel_std=[1.0, 1.0, 1.0], select_box="sigmoid_topk", num_topk_test=5)
+                            pixel_std=[1.0, 1.0, 1.0], class_loss="focal", num_topk_test=5)
 
 
 def training_batch():

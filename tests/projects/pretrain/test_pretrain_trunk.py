@@ -7,7 +7,8 @@ import torch
 from detectron2.modeling import build_model
 from detectron2.utils.file_io import PathManager
 
-from projects.checkpoint.checkpointer import DetrCheckpointer, read_pickled_weights
+from projects.checkpoint import DetrCheckpointer, read_pickled_weights
+from projects.config import load_config
 from projects.pretrain import PREFIX, PretrainSettings, make_trunk, register_embedded_trunk_handler
 from projects.pretrain.make_trunk import _record, default_trunk_path
 from projects.pretrain.presence_crops import CropSampler, LabelledImage, presence_labels
@@ -15,7 +16,6 @@ from projects.pretrain.train_trunk import pretrain
 from projects.pretrain.trunk_classifier import PIXEL_MEAN, PIXEL_STD, TrunkClassifier, trunk_config
 from projects.pretrain.trunk_file import stored_pretraining, write_trunk_file
 from tests.tools.tool_utils import ROOT
-from train_net import load_config
 
 TINY = PretrainSettings(steps=4, batch_size=2, crop=64, warmup_steps=1)
 PRETRAINED_CONFIG = ROOT / "configs" / "embedded_pretrained" / "deformable_detr.yaml"

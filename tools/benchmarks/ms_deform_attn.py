@@ -11,13 +11,15 @@ need, and the fraction of that peak reached). CPU runs at each --threads count; 
 when a GPU and the CUDA kernel are present. Times are wall-clock, plus the process's CPU time on
 the CPU (what other processes on a shared machine disturb least).
 
-    python tools/benchmark_ms_deform_attn.py [--threads 1 2] [--repeats 5] [--device cpu cuda]
+    python tools/benchmarks/ms_deform_attn.py [--threads 1 2] [--repeats 5] [--device cpu cuda]
         [--shapes encoder_512 decoder_512 encoder_800x1216_b2 decoder_800x1216_b2]
         [--dtype float32 bfloat16 float16] [--locations model uniform]
 
 On a shared machine pin it and name the thread count, e.g.
-``OMP_NUM_THREADS=1 taskset -c 1 python tools/benchmark_ms_deform_attn.py --threads 1``; the
+``OMP_NUM_THREADS=1 taskset -c 1 python tools/benchmarks/ms_deform_attn.py --threads 1``; the
 load average is printed before and after, since other processes slow both sides alike but add noise.
+It imports torch and ``ops`` only: from a checkout where the project is not installed (the op built
+in place, as tools/check_cuda.sh does) run it with ``PYTHONPATH=.`` from the checkout's root.
 """
 import argparse
 import contextlib
@@ -25,12 +27,10 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a plain checkout too
-import ops  # noqa: E402
+import ops
 
 HEADS, CHANNELS, POINTS = 8, 32, 4
 LEVELS_512 = ((64, 64), (32, 32), (16, 16), (8, 8))

@@ -1,6 +1,8 @@
-"""tools/benchmark_peers.py's weight mapping: tiny versions of our three R50 configs and their
-Hugging Face transformers peers, with every weight copied over, give the same outputs."""
+"""tools/benchmarks/peers.py's weight mapping: tiny versions of the R50 config of every registered
+method with a Hugging Face peer (``Method.benchmark_peer``), and those peers, with every weight
+copied over, give the same outputs."""
 import importlib
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -10,37 +12,54 @@ from tests.harness.tolerances import OUT_ATOL, assert_close
 from tests.tools.tool_utils import ROOT, load_tool
 
 transformers = pytest.importorskip(
-    "transformers", reason="needs transformers (pip install -r tools/benchmark_requirements.txt)")
+    "transformers", reason="needs transformers (pip install -r tools/benchmarks/requirements.txt)")
 
+from projects.benchmark.hf_peer import peer_methods, peer_of  # noqa: E402
 from projects.benchmark.peers import (batch_for, build_pair, hf_outputs, hf_training_loss,  # noqa: E402
                                       ours_outputs, ours_training_loss, random_targets)
-from train_net import load_config  # noqa: E402
+from projects.config import load_config  # noqa: E402
+from projects.registry import registered_methods  # noqa: E402
 
 # A bottleneck ResNet-50 at 1/8 width and a 32-wide transformer: the R50 key layout, in milliseconds.
 TINY = ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", "", "MODEL.RESNETS.STEM_OUT_CHANNELS", "16",
         "MODEL.RESNETS.RES2_OUT_CHANNELS", "32", "MODEL.RESNETS.WIDTH_PER_GROUP", "8", "MODEL.DETR.HIDDEN_DIM", "32",
         "MODEL.DETR.NHEADS", "2", "MODEL.DETR.ENC_LAYERS", "1", "MODEL.DETR.DEC_LAYERS", "2",
         "MODEL.DETR.DIM_FEEDFORWARD", "64", "MODEL.DETR.NUM_OBJECT_QUERIES", "10"]
-CONFIGS = {
-    "deformable_detr": ("configs/deformable_detr/deformable_detr_r50_50ep.yaml",
-                        ["MODEL.DEFORMABLE_DETR.ENC_N_POINTS", "2", "MODEL.DEFORMABLE_DETR.DEC_N_POINTS", "2"]),
-    "conditional_detr": ("configs/conditional_detr/conditional_detr_r50_50ep.yaml", []),
-    "detr": ("configs/detr/detr_r50_500ep.yaml", []),
-    "detr_r18": ("configs/detr/detr_r50_500ep.yaml", ["MODEL.RESNETS.DEPTH", "18", "MODEL.RESNETS.RES2_OUT_CHANNELS",
-                                                      "64", "MODEL.RESNETS.STEM_OUT_CHANNELS", "64"]),
-}
+# the basic-block ResNet (R18/R34) layout, on the baseline's config
+R18 = ["MODEL.RESNETS.DEPTH", "18", "MODEL.RESNETS.RES2_OUT_CHANNELS", "64", "MODEL.RESNETS.STEM_OUT_CHANNELS", "64"]
+PEERS = peer_methods()
+CASES = {**{method: (method, []) for method in PEERS}, "detr_r18": ("detr", R18)}
+# the method whose training step the benchmark times (its peer sets time_training)
+TRAINED = next(method for method, peer in PEERS.items() if peer.time_training)
 # two images of different sizes: padding, masks and per-image valid ratios are exercised
 SIZES = [(96, 128), (80, 112)]
 
 
-def tiny_pair(name):
-    config, extra = CONFIGS[name]
-    return build_pair(load_config(str(ROOT / config), [*TINY, *extra]))
+def tiny_pair(case):
+    """The peer pair of a tiny version of the method's benchmark config (its peer's ``default_config``)."""
+    method, extra = CASES[case]
+    return build_pair(load_config(str(ROOT / PEERS[method].default_config), [*TINY, *extra]))
 
 
-@pytest.mark.parametrize("name", list(CONFIGS))
-def test_copied_weights_give_the_same_outputs(name):
-    pair = tiny_pair(name)
+def test_each_peer_names_its_own_config():
+    for method, peer in PEERS.items():
+        cfg = load_config(str(ROOT / peer.default_config))
+        assert cfg.MODEL.META_ARCHITECTURE == peer.meta_architecture, method
+
+
+def test_a_method_without_a_peer_is_refused_by_name():
+    without = [m for m in registered_methods().values() if m.benchmark_peer is None]
+    if not without:
+        pytest.skip("every registered method has a Hugging Face peer")
+    arch = without[0].meta_architectures[0]
+    cfg = SimpleNamespace(MODEL=SimpleNamespace(META_ARCHITECTURE=arch))
+    with pytest.raises(ValueError, match=f"No Hugging Face peer for MODEL.META_ARCHITECTURE '{arch}'"):
+        peer_of(cfg)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_copied_weights_give_the_same_outputs(case):
+    pair = tiny_pair(case)
     batch = batch_for(pair.ours, SIZES)
     with torch.no_grad():
         ours = ours_outputs(pair.ours, batch)
@@ -56,9 +75,9 @@ def test_copied_weights_give_the_same_outputs(name):
 
 
 def test_training_step_trains_the_same_parameters():
-    pair = tiny_pair("deformable_detr")
+    pair = tiny_pair(TRAINED)
     batch = batch_for(pair.ours, SIZES)
-    targets = random_targets(len(SIZES), pair.ours.class_embed[0].out_features)
+    targets = random_targets(len(SIZES), load_config(str(ROOT / PEERS[TRAINED].default_config)).MODEL.DETR.NUM_CLASSES)
     pair.ours.train(), pair.hf.train()
     for model, loss_fn in ((pair.ours, ours_training_loss), (pair.hf, hf_training_loss)):
         loss = loss_fn(model, batch, targets)
@@ -73,8 +92,8 @@ def test_training_step_trains_the_same_parameters():
 
 
 def test_profile_prints_the_speed_up_and_its_bound(capsys):
-    tool = load_tool("benchmark_peers")
-    pair = tiny_pair("deformable_detr")
+    tool = load_tool("benchmarks/peers")
+    pair = tiny_pair(TRAINED)
     tool.profile(pair, batch_for(pair.ours, SIZES), threads=1, top=3)
     lines = capsys.readouterr().out.splitlines()
     bound_line = next(line for line in lines if line.startswith("Speed-up HF / ours"))
@@ -93,5 +112,5 @@ def test_missing_transformers_exits_with_the_install_hint(monkeypatch):
         return real_import(name, *args)
 
     monkeypatch.setattr(hf_configs.importlib, "import_module", fail_on_transformers)
-    with pytest.raises(SystemExit, match=r"pip install -r tools/benchmark_requirements.txt"):
+    with pytest.raises(SystemExit, match=r"pip install -r tools/benchmarks/requirements.txt"):
         hf_configs.import_transformers()

@@ -9,9 +9,9 @@ import torch
 
 from detectron2.structures import Boxes, Instances
 from ops import kernel_available
-from projects.deploy.compile import compile_if_configured, compile_model
+from projects.engine.compile import compile_if_configured, compile_model
 
-from .tiny_methods import METHODS, random_images, tiny_config, tiny_model
+from tests.projects.deploy.tiny_methods import METHODS, random_images, tiny_config, tiny_model
 
 pytestmark = pytest.mark.skipif(not kernel_available("cpu"), reason="needs the compiled op ops._C")
 
@@ -73,13 +73,13 @@ def test_predict_compiles_fullgraph_for_inference_and_training(method):
 
 def test_training_step_through_aot_autograd():
     torch._dynamo.reset()
-    method = "deformable_refine"
+    method = "deformable_detr_refine_embedded"
     _compare_training_step(_no_dropout_model(method), compile_model(_no_dropout_model(method), backend="aot_eager"))
 
 
 def test_model_compile_switch():
-    model = _no_dropout_model("detr")
-    assert compile_if_configured(model, tiny_config("detr")).predict.__func__ is type(model).predict
-    compiled = compile_if_configured(model, tiny_config("detr", ["MODEL.COMPILE", True]))
+    model = _no_dropout_model("detr_embedded")
+    assert compile_if_configured(model, tiny_config("detr_embedded")).predict.__func__ is type(model).predict
+    compiled = compile_if_configured(model, tiny_config("detr_embedded", ["MODEL.COMPILE", True]))
     assert compiled is model and not hasattr(model.predict, "__func__")  # the compiled wrapper
     assert "predict" not in "".join(model.state_dict())  # checkpoints are unchanged

@@ -1,17 +1,29 @@
-"""The registry of official-checkpoint converters, one per method, and detection of a checkpoint's method.
+"""Official-checkpoint converters: one ``OfficialConverter`` per method, and detection of a checkpoint's method.
 
-A method package registers one ``OfficialConverter`` when it is imported (its ``convert.py``); the
-converter CLI (tools/convert_checkpoint.py) imports every method package, so ``--method auto`` can
-ask each registered converter whether it recognises the keys.
+A method package hands its converter to the method registry (``Method.converter`` in its
+``method.py``, see projects/registry.py); ``registered_converters()`` collects them, so the converter
+CLI (tools/convert_checkpoint.py) can ask each one whether it recognises a checkpoint's keys
+(``--method auto``).
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 import torch
 
-from projects.checkpoint.errors import ConversionError, WrongCheckpointError
-
 StateDict = Mapping[str, torch.Tensor]
+
+
+class ConversionError(RuntimeError):
+    """A converted checkpoint does not fit: unused keys, unfilled model entries, shapes, variant, config."""
+
+
+class WrongCheckpointError(ConversionError, ValueError):
+    """The checkpoint is not of the family a converter was asked for; the message names what it looks like."""
+
+    def __init__(self, expected_family: str, found: str):
+        self.expected_family = expected_family
+        self.found = found
+        super().__init__(f"Not an official {expected_family} checkpoint: {found}")
 
 
 @dataclass(frozen=True)
@@ -20,24 +32,30 @@ class OfficialConverter:
 
     detect(state) -> the variant name ("" for a method without variants), or None when the keys (and
         shapes: tensors may be on the meta device) are not this method's official layout.
-    convert(state, coco_to_contiguous) -> the state dict in this project's names.
-    check_config(state, cfg) -> raise ConversionError when ``cfg`` asks for another variant (optional).
+    convert(state, coco_to_contiguous=False) -> the state dict in this project's names (with
+        ``coco_to_contiguous``, the COCO-id class rows reduced to Detectron2's 80 classes).
+    check_config(official, converted, cfg) -> raise ConversionError when ``cfg`` asks for another
+        variant (optional).
     """
 
-    method: str  # registry key and the CLI's --method value, e.g. "deformable_detr"
-    family: str  # the name in messages, e.g. "Deformable DETR"
+    method: str  # the CLI's --method value: the registered method's name, e.g. "detr"
+    family: str  # the name in messages, e.g. "DETR"
     meta_architecture: str  # cfg.MODEL.META_ARCHITECTURE of the models it converts for
     detect: Callable[[StateDict], Optional[str]]
     convert: Callable[[StateDict, bool], Dict[str, torch.Tensor]]
-    add_config: Callable
     check_config: Optional[Callable] = None
 
     def describe(self, variant: str) -> str:
-        """``Deformable DETR (variant two_stage)`` / ``DETR``."""
+        """``<family> (variant <variant>)``, or the family alone for a method without variants."""
         return f"{self.family} (variant {variant})" if variant else self.family
 
 
-CONVERTERS: Dict[str, OfficialConverter] = {}
+def registered_converters() -> Dict[str, OfficialConverter]:
+    """The converter of every registered method that has one, by ``--method`` name."""
+    from projects.registry import registered_methods
+
+    converters = (method.converter for method in registered_methods().values())
+    return {c.method: c for c in converters if c is not None}
 
 
 def submodule_names(state: StateDict, prefix: str) -> Set[str]:
@@ -46,22 +64,17 @@ def submodule_names(state: StateDict, prefix: str) -> Set[str]:
     return {key[len(prefix):].split(".")[0] for key in state if key.startswith(prefix)}
 
 
-def register_converter(converter: OfficialConverter) -> OfficialConverter:
-    """Add ``converter`` under its method name (re-registering the same method replaces it)."""
-    CONVERTERS[converter.method] = converter
-    return converter
-
-
 def get_converter(method: str) -> OfficialConverter:
-    if method not in CONVERTERS:
-        raise ConversionError(f"No converter for method {method!r}; registered: {sorted(CONVERTERS)}")
-    return CONVERTERS[method]
+    converters = registered_converters()
+    if method not in converters:
+        raise ConversionError(f"No converter for method {method!r}; registered: {sorted(converters)}")
+    return converters[method]
 
 
 def identify(state: StateDict) -> List[Tuple[OfficialConverter, str]]:
     """Every registered (converter, variant) whose ``detect`` recognises ``state``."""
     found = []
-    for converter in CONVERTERS.values():
+    for converter in registered_converters().values():
         variant = converter.detect(state)
         if variant is not None:
             found.append((converter, variant))
@@ -72,7 +85,7 @@ def what_it_looks_like(state: StateDict) -> str:
     """A phrase naming the family (and variant) ``state`` belongs to, for error messages."""
     found = identify(state)
     if not found:
-        return f"its keys match none of the registered methods ({', '.join(sorted(CONVERTERS))})"
+        return f"its keys match none of the registered methods ({', '.join(sorted(registered_converters()))})"
     names = " or ".join(f"a {c.family} checkpoint{f' (variant {v})' if v else ''}" for c, v in found)
     methods = " / ".join(c.method for c, _ in found)
     return f"it looks like {names}; convert it with --method {methods} (or --method auto)"
@@ -91,7 +104,7 @@ def detect_method(state: StateDict) -> Tuple[OfficialConverter, str]:
     found = identify(state)
     if not found:
         raise ConversionError(f"Not an official checkpoint of any registered method "
-                              f"({', '.join(sorted(CONVERTERS))}): none recognises its keys")
+                              f"({', '.join(sorted(registered_converters()))}): none recognises its keys")
     if len(found) > 1:
         raise ConversionError(f"The checkpoint's keys match several methods "
                               f"({', '.join(c.describe(v) for c, v in found)}); pass --method")

@@ -1,26 +1,31 @@
 #!/usr/bin/env python
 """Our models vs Hugging Face transformers' (same weights copied over), CPU time and training memory.
 
-    python tools/benchmark_peers.py [--methods deformable_detr conditional_detr detr] [--threads 1 2]
+    python tools/benchmarks/peers.py [--methods deformable_detr conditional_detr detr] [--threads 1 2]
         [--repeats 3] [--train-repeats 2] [--atol 1e-4] [--no-memory | --memory-only] [--profile]
 
-Needs transformers (``pip install -r tools/benchmark_requirements.txt``); the project does not.
-For each method (R50 configs below, random init, perturbed, BN statistics calibrated), our model
-and HF's (HF ResNet backbone, ``use_timm_backbone=False``) get every weight through an explicit
-name mapping; the class logits and boxes of both must agree within --atol on every timed input,
-else nothing is timed. Inference (eval, no_grad) on one 512x512 image and on a padded batch of two
-images (600x800 and 560x752, one pixel mask for both), at each thread count; for Deformable DETR
-also one training step at the largest thread count (forward + backward of each side's own loss:
-ours = matcher + criterion on every decoder layer, HF = its loss with ``labels``, auxiliary loss
-on; no optimizer step) on the 2-image batch. Median wall and process-CPU time of --repeats calls
-after a warm-up, ours and HF alternating, in one process (on a shared machine the CPU time is the
-robust measure: waiting for a core is not in it). Memory, measured first: the
-peak RSS growth of one Deformable DETR training step (batch 2, 800x1216 and 760x1140 padded), each
-side in its own fresh subprocess. --profile instead prints torch.profiler's top ops of both sides (512x512)
-and the bound: HF's total op time over the time of the dense ops both sides run alike (matrix products,
-convolutions, max pooling), i.e. the speed-up ours would reach if all its other work were free.
---fold-frozen-bn folds our backbone's FrozenBN into its convs first (``projects.deploy.fold_batchnorm``; HF
-keeps its own frozen batch norms; the outputs are still checked against HF's) and skips the training step.
+Needs transformers (``pip install -r tools/benchmarks/requirements.txt``); the project does not.
+The methods are the registered ones that declare a Hugging Face peer (``Method.benchmark_peer``, an
+``HFPeer``: projects/benchmark/hf_peer.py). For each method (its peer's R50 config, random init,
+perturbed, BN statistics calibrated), our model and HF's (HF ResNet backbone,
+``use_timm_backbone=False``) get every weight through an explicit name mapping; the class logits and
+boxes of both must agree within --atol on every timed input, else nothing is timed.
+
+Inference (eval, no_grad) on one 512x512 image and on a padded batch of two images (600x800 and
+560x752, one pixel mask for both), at each thread count; for the methods whose peer sets
+``time_training`` (Deformable DETR) also one training step at the largest thread count (forward +
+backward of each side's own loss: ours = matcher + criterion on every decoder layer, HF = its loss
+with ``labels``, auxiliary loss on; no optimizer step) on the 2-image batch. Median wall and
+process-CPU time of --repeats calls after a warm-up, ours and HF alternating, in one process (on a
+shared machine the CPU time is the robust measure: waiting for a core is not in it). Memory,
+measured first for those same methods: the peak RSS growth of one training step (batch 2, 800x1216
+and 760x1140 padded), each side in its own fresh subprocess.
+
+--profile instead prints torch.profiler's top ops of both sides (512x512) and the bound: HF's total
+op time over the time of the dense ops both sides run alike (matrix products, convolutions, max
+pooling), i.e. the speed-up ours would reach if all its other work were free. --fold-frozen-bn
+folds our backbone's FrozenBN into its convs first (``projects.deploy.fold_batchnorm``; HF keeps its
+own frozen batch norms; the outputs are still checked against HF's) and skips the training step.
 """
 import argparse
 import datetime
@@ -32,16 +37,10 @@ from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from projects.benchmark.hf_configs import import_transformers
+from projects.benchmark.hf_peer import peer_methods
 
-from projects.benchmark.hf_configs import import_transformers  # noqa: E402
-
-CONFIGS = {
-    "deformable_detr": "configs/deformable_detr/deformable_detr_r50_50ep.yaml",
-    "conditional_detr": "configs/conditional_detr/conditional_detr_r50_50ep.yaml",
-    "detr": "configs/detr/detr_r50_500ep.yaml",
-}
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: the peers' default configs are relative to it
 INFERENCE_INPUTS = {"1x512x512": [(512, 512)], "2x600x800": [(600, 800), (560, 752)]}
 TRAIN_INPUT = "2x600x800"
 MEMORY_SIZES = "800x1216,760x1140"
@@ -51,8 +50,10 @@ DENSE_OPS = ("aten::addmm", "aten::mm", "aten::mkldnn_convolution", "aten::_slow
 
 
 def parse_args(argv=None):
+    peers = peer_methods()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--methods", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--methods", nargs="+", default=list(peers), choices=list(peers),
+                        help="registered methods with a Hugging Face peer (default: all of them)")
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--train-repeats", type=int, default=2)
@@ -68,10 +69,20 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def load_cfg(method):
-    from train_net import load_config
+def config_file(method):
+    """The config the benchmark builds for ``method``: its peer's ``default_config``."""
+    return ROOT / peer_methods()[method].default_config
 
-    return load_config(str(ROOT / CONFIGS[method]), ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
+
+def load_cfg(method):
+    from projects.config import load_config
+
+    return load_config(str(config_file(method)), ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
+
+
+def trains(method):
+    """Whether ``method``'s peer asks for its training step to be timed and its memory measured."""
+    return peer_methods()[method].time_training
 
 
 def verified_batch(pair, name, atol):
@@ -102,11 +113,11 @@ def training_step(model, loss_fn, batch, targets):
     loss_fn(model, batch, targets).backward()
 
 
-def time_training(pair, batch, threads, repeats):
+def time_training(pair, batch, num_classes, threads, repeats):
     from projects.benchmark.peers import hf_training_loss, ours_training_loss, random_targets
     from projects.benchmark.timing import interleaved_medians, torch_threads
 
-    targets = random_targets(len(batch.images), pair.ours.class_embed[0].out_features)
+    targets = random_targets(len(batch.images), num_classes)
     pair.ours.train(), pair.hf.train()
     try:
         with torch_threads(threads):
@@ -147,9 +158,10 @@ def benchmark_method(method, args, rows):
             ours, hf = time_inference(pair, batch, threads, args.repeats)
             rows.append((method, f"inference {name}", threads, ours, hf))
             report_row(rows[-1])
-    if method == "deformable_detr" and not args.fold_frozen_bn:  # a folded model is for inference only
+    if trains(method) and not args.fold_frozen_bn:  # a folded model is for inference only
         threads = max(args.threads)
-        ours, hf = time_training(pair, batches[TRAIN_INPUT], threads, args.train_repeats)
+        num_classes = load_cfg(method).MODEL.DETR.NUM_CLASSES
+        ours, hf = time_training(pair, batches[TRAIN_INPUT], num_classes, threads, args.train_repeats)
         rows.append((method, f"train step {TRAIN_INPUT}", threads, ours, hf))
         report_row(rows[-1])
 
@@ -214,13 +226,13 @@ def build_side(side, cfg):
     return model.train(), ours_training_loss
 
 
-def memory_child(side, threads, sizes):
-    """In a fresh process: build one side only, run one training step, print its peak RSS as JSON."""
+def memory_child(side, method, threads, sizes):
+    """In a fresh process: build one side of ``method`` only, run one training step, print its peak RSS as JSON."""
     from projects.benchmark.peers import make_batch, random_targets
     from projects.benchmark.timing import peak_growth_mb
 
     torch.set_num_threads(threads)
-    cfg = load_cfg("deformable_detr")
+    cfg = load_cfg(method)
     batch = make_batch(sizes, cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD)
     targets = random_targets(len(sizes), cfg.MODEL.DETR.NUM_CLASSES)
     model, loss_fn = build_side(side, cfg)
@@ -228,26 +240,34 @@ def memory_child(side, threads, sizes):
     print(json.dumps({"before_mb": before, "growth_mb": growth}))
 
 
-def measure_memory(threads, sizes):
-    """{side: (RSS before the step, peak growth during it)} from one fresh subprocess per side (None on failure)."""
+def measure_memory(method, threads, sizes):
+    """{side: (RSS before the step, peak growth during it)} of one training step of ``method``, from one
+    fresh subprocess per side (None on failure)."""
     results = {}
     for side in ("ours", "hf"):
-        command = [sys.executable, str(Path(__file__).resolve()), "--memory-child", side, "--threads", str(threads),
-                   "--memory-sizes", sizes]
+        command = [sys.executable, str(Path(__file__).resolve()), "--memory-child", side, "--methods", method,
+                   "--threads", str(threads), "--memory-sizes", sizes]
         done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
         if done.returncode:
-            print(f"  memory {side}: the subprocess failed:\n{done.stderr[-2000:]}", flush=True)
+            print(f"  memory {method} {side}: the subprocess failed:\n{done.stderr[-2000:]}", flush=True)
             return None
         data = json.loads(done.stdout.strip().splitlines()[-1])
         results[side] = (data["before_mb"], data["growth_mb"])
-        print(f"  memory {side}: RSS {data['before_mb']:.0f} MiB before the step, peak +{data['growth_mb']:.0f} MiB "
-              "during it", flush=True)
+        print(f"  memory {method} {side}: RSS {data['before_mb']:.0f} MiB before the step, "
+              f"peak +{data['growth_mb']:.0f} MiB during it", flush=True)
     return results
+
+
+def measure_all_memory(args):
+    """{method: measure_memory(...)} of the selected methods whose peer trains (failures left out)."""
+    measured = {method: measure_memory(method, max(args.threads), args.memory_sizes)
+                for method in args.methods if trains(method)}
+    return {method: result for method, result in measured.items() if result}
 
 
 def print_report(args, rows, memory):
     transformers = import_transformers()
-    print(f"\nCommand: python tools/benchmark_peers.py {' '.join(sys.argv[1:])}".rstrip())
+    print(f"\nCommand: python tools/benchmarks/peers.py {' '.join(sys.argv[1:])}".rstrip())
     print(f"Date: {datetime.date.today()}; torch {torch.__version__}, transformers {transformers.__version__}, "
           f"{os.cpu_count()} CPU(s) visible; threads {args.threads}; median of {args.repeats} "
           f"(train: {args.train_repeats}) after a warm-up")
@@ -257,9 +277,9 @@ def print_report(args, rows, memory):
     for method, call, threads, ours, hf in rows:
         print(f"| {method} | {call} | {threads} | {ours.wall * 1e3:.0f} ms ({ours.cpu * 1e3:.0f}) | "
               f"{hf.wall * 1e3:.0f} ms ({hf.cpu * 1e3:.0f}) | {hf.wall / ours.wall:.2f}x ({hf.cpu / ours.cpu:.2f}x) |")
-    if memory:
-        (ours_before, ours_growth), (hf_before, hf_growth) = memory["ours"], memory["hf"]
-        print(f"\nDeformable DETR training step, batch {args.memory_sizes}, peak RSS growth during the step "
+    for method, measured in memory.items():
+        (ours_before, ours_growth), (hf_before, hf_growth) = measured["ours"], measured["hf"]
+        print(f"\n{method} training step, batch {args.memory_sizes}, peak RSS growth during the step "
               f"(fresh process each): "
               f"ours {ours_growth:.0f} MiB, HF {hf_growth:.0f} MiB, HF / ours {hf_growth / ours_growth:.2f}x "
               f"(RSS before the step: ours {ours_before:.0f} MiB, HF {hf_before:.0f} MiB)")
@@ -269,13 +289,13 @@ def main(argv=None):
     args = parse_args(argv)
     import_transformers()  # SystemExit with the install hint when missing
     if args.memory_child:
-        return memory_child(args.memory_child, max(args.threads), parse_sizes(args.memory_sizes))
+        return memory_child(args.memory_child, args.methods[0], max(args.threads), parse_sizes(args.memory_sizes))
     if args.profile:
         return [profile_method(method, args) for method in args.methods]
-    memory = None if args.no_memory else measure_memory(max(args.threads), args.memory_sizes)
+    memory = {} if args.no_memory else measure_all_memory(args)
     rows = []
     for method in [] if args.memory_only else args.methods:
-        print(f"{method} ({CONFIGS[method]})", flush=True)
+        print(f"{method} ({config_file(method)})", flush=True)
         benchmark_method(method, args, rows)
     print_report(args, rows, memory)
 

@@ -1,4 +1,4 @@
-"""tools/benchmark_convergence.py and projects/convergence: the speed-up and curve logic on hand-made
+"""tools/benchmarks/convergence.py and projects/benchmark/convergence: the speed-up and curve logic on hand-made
 curves, and the tool end to end on the small embedded dataset (3 train_net.py launches: 2 methods x 4
 iterations with tiny inputs, then one resumed run): table, plot, cache, resume, checkpoint clean-up;
 the seeds' mean and spread through --report-only on hand-made run folders."""
@@ -11,11 +11,11 @@ import sys
 import pytest
 import yaml
 
-from projects.benchmark.convergence import (ApPoint, EtaClock, MethodResult, Run, budget_overrides, iterations_to_reach,
-                                  markdown_table, mean_curve, plan_runs, prune_checkpoints, read_ap_curve, run_state,
-                                  speed_up)
+from projects.benchmark.convergence import (ApPoint, EtaClock, MethodResult, Run, budget_overrides,
+                                            discover_methods, iterations_to_reach, markdown_table, mean_curve,
+                                            plan_runs, prune_checkpoints, read_ap_curve, run_state, speed_up)
 from tests.test_train_net import RUN_TRAIN_NET
-from tests.tools.tool_utils import TINY_OPTS, load_tool
+from tests.tools.tool_utils import ROOT, TINY_OPTS, load_tool
 
 # speed-up / interpolation: results are sums and ratios of a few float64 values
 EXACT = dict(rel=1e-12)
@@ -173,7 +173,7 @@ BENCHMARK = [*BUDGET, "--methods", "detr", "deformable_detr", "--seeds", "1", "-
 
 @pytest.fixture(scope="module")
 def tool():
-    return load_tool("benchmark_convergence")
+    return load_tool("benchmarks/convergence")
 
 
 @pytest.fixture(scope="module")
@@ -304,8 +304,16 @@ def test_missing_regime_configs_are_named(tool, monkeypatch, tmp_path):
         run_tool(tool, ["--methods", "detr", "--output-root", str(tmp_path)], launcher=["false"])
 
 
-@pytest.mark.parametrize("method", list(load_tool("benchmark_convergence").QUICKSTART))
-def test_every_method_has_a_config_in_both_regimes(method):
-    tool = load_tool("benchmark_convergence")
-    assert tool.config_file("random", method).is_file()
-    assert tool.config_file("pretrained", method).is_file()
+def test_both_regimes_hold_the_same_methods_with_the_reference_first(tool):
+    pretrained, random = (discover_methods(ROOT, regime) for regime in ("pretrained", "random"))
+    assert pretrained == random and pretrained[0] == "detr"
+    assert "main_job" not in pretrained
+    for method in pretrained:
+        assert tool.config_file("random", method).is_file() and tool.config_file("pretrained", method).is_file()
+
+
+def test_by_default_every_discovered_method_runs_every_seed(tool):
+    args = tool.parse_args([])
+    assert args.methods == discover_methods(ROOT, "pretrained")
+    assert args.seeded_methods == args.methods
+    assert tool.parse_args(["--seeded-methods", "detr"]).seeded_methods == ["detr"]

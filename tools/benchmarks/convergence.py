@@ -8,6 +8,9 @@ Two regimes (``--regime``):
   x0.1, each paper's base LR, as the papers train from an ImageNet-pretrained trunk;
 * ``random``: configs/quickstart/<method>_embedded.yaml - the whole model from random init.
 
+The methods are discovered: every config of the regime's folder is one (main_job.yaml aside), named
+after its file (projects/benchmark/convergence/regimes.py); --methods picks some of them.
+
 Within a regime every method has the same trunk, data, input sizes, batch, hidden size, layers and
 budget. The tool adds the same overrides to every run: SOLVER.MAX_ITER = --iters, one LR drop
 (x0.1) at SOLVER.STEPS = (round(0.8 * iters),) - every paper drops its LR once at ~80% of its
@@ -15,13 +18,14 @@ schedule (DETR: epoch 400 of 500; Deformable DETR, Conditional DETR, SMCA: epoch
 COCOEvaluator every --eval-every iterations (TEST.EVAL_PERIOD), a checkpoint at each evaluation
 (SOLVER.CHECKPOINT_PERIOD), SEED, and OUTPUT_DIR = <output-root>/<regime>/<method>/seed<k>; then the
 trailing config overrides given to this tool (they go last; after a list option such as --seeds,
-put ``--`` before them). The methods in --seeded-methods run once per --seeds entry, the others
-with the first seed only.
+put ``--`` before them). Every method runs once per --seeds entry; with --seeded-methods only the
+methods named there do, the others with the first seed only.
 
-    .venv/bin/python tools/benchmark_convergence.py --iters 600 --eval-every 100
-    .venv/bin/python tools/benchmark_convergence.py --regime random --iters 300 --eval-every 100
-    .venv/bin/python tools/benchmark_convergence.py --iters 600 --eval-every 100 MODEL.DEVICE cuda
-    .venv/bin/python tools/benchmark_convergence.py --methods detr deformable_detr -- SOLVER.IMS_PER_BATCH 4
+    .venv/bin/python tools/benchmarks/convergence.py --iters 600 --eval-every 100
+    .venv/bin/python tools/benchmarks/convergence.py --regime random --iters 300 --eval-every 100
+    .venv/bin/python tools/benchmarks/convergence.py --iters 600 --eval-every 100 MODEL.DEVICE cuda
+    .venv/bin/python tools/benchmarks/convergence.py --methods detr deformable_detr -- SOLVER.IMS_PER_BATCH 4
+    .venv/bin/python tools/benchmarks/convergence.py --seeded-methods detr conditional_detr smca_single_scale -- ...
 
 Runs are sequential train_net.py subprocesses (log.txt, metrics.json, training_curves.png in each
 run's folder). Nothing is lost on interruption (Ctrl-C lets the current run save a checkpoint):
@@ -45,43 +49,31 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-from projects.benchmark.convergence import (LR_DROP_AT, EtaClock, MethodResult, budget_overrides, check_same_budget,  # noqa: E402
-                                  legend, markdown_table, mean_curve, plan_runs, plot_ap_vs_iteration,
-                                  prune_checkpoints, read_ap_curve, run_state, training_minutes)
-from projects.benchmark.convergence.progress import minutes  # noqa: E402
+from projects.benchmark.convergence import (LR_DROP_AT, REGIMES, EtaClock, MethodResult, budget_overrides,
+                                            check_same_budget, discover_methods, legend, markdown_table, mean_curve,
+                                            plan_runs, plot_ap_vs_iteration, prune_checkpoints, read_ap_curve,
+                                            regime_config, run_state, training_minutes)
+from projects.benchmark.convergence.progress import minutes
 
-QUICKSTART = {
-    "detr": "detr_embedded.yaml",
-    "deformable_detr_single_scale": "deformable_detr_single_scale_embedded.yaml",
-    "deformable_detr": "deformable_detr_embedded.yaml",
-    "deformable_detr_refine": "deformable_detr_refine_embedded.yaml",
-    "deformable_detr_two_stage": "deformable_detr_two_stage_embedded.yaml",
-    "conditional_detr": "conditional_detr_embedded.yaml",
-    "smca_single_scale": "smca_single_scale_embedded.yaml",
-    "smca_multi_scale": "smca_multi_scale_embedded.yaml",
-}
-SEEDED_METHODS = ["detr", "conditional_detr", "smca_single_scale"]
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: configs/ and train_net.py
 
 
 def config_file(regime, method):
-    """The config a method trains with in a regime (``pretrained``: the integrator's folder)."""
-    if regime == "random":
-        return ROOT / "configs" / "quickstart" / QUICKSTART[method]
-    return ROOT / "configs" / "embedded_pretrained" / f"{method}.yaml"
+    """The config a method trains with in a regime."""
+    return regime_config(ROOT, regime, method)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--regime", choices=["pretrained", "random"], default="pretrained")
-    parser.add_argument("--methods", nargs="+", default=list(QUICKSTART), choices=list(QUICKSTART), metavar="METHOD",
-                        help="any of: " + ", ".join(QUICKSTART) + " (default: all)")
+    parser.add_argument("--regime", choices=list(REGIMES), default="pretrained")
+    parser.add_argument("--methods", nargs="+", metavar="METHOD",
+                        help="configs of the regime's folder, by name (default: all of them)")
     parser.add_argument("--iters", type=int, default=300)
     parser.add_argument("--eval-every", type=int, default=100)
     parser.add_argument("--seeds", nargs="+", type=int, default=[1, 2])
-    parser.add_argument("--seeded-methods", nargs="*", default=SEEDED_METHODS, choices=list(QUICKSTART), metavar="METHOD",
-                        help="methods trained with every seed (the others: the first seed only)")
+    parser.add_argument("--seeded-methods", nargs="+", metavar="METHOD",
+                        help="only these methods are trained with every seed, the others with the first "
+                             "(default: every method with every seed)")
     parser.add_argument("--target-ap", type=float, default=None, help="add a column: iterations to reach this AP")
     parser.add_argument("--output-root", default="output/benchmark_convergence")
     parser.add_argument("--keep-checkpoints", action="store_true",
@@ -92,6 +84,10 @@ def parse_args(argv=None):
     args.opts = args.opts[1:] if args.opts[:1] == ["--"] else args.opts
     if args.iters < 1 or args.eval_every < 1:
         parser.error("--iters and --eval-every must be >= 1")
+    args.methods = args.methods or discover_methods(ROOT, args.regime)
+    if not args.methods:
+        parser.error(f"no method configs in {ROOT / REGIMES[args.regime].folder}")
+    args.seeded_methods = args.methods if args.seeded_methods is None else args.seeded_methods
     return args
 
 

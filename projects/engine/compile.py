@@ -1,4 +1,4 @@
-"""MODEL.COMPILE: torch.compile of a model's tensor core.
+"""MODEL.COMPILE: torch.compile of a model's tensor core, for training and evaluation.
 
 ``DETRBase.predict`` (backbone features, masks and targets -> outputs) compiles as one graph
 (``fullgraph=True``; the deformable attention op is one node), in eval mode and for training
