@@ -123,10 +123,11 @@ def checked_records(cfg, records, label):
 def with_run_seed(cfg):
     """A copy of ``cfg`` whose SEED is the run seed (``run_seed``: SEED itself if >= 0, else one random
     seed shared by all processes), so that every builder reads the same one."""
-    cfg = cfg.clone()
+    frozen, cfg = cfg.is_frozen(), cfg.clone()
     cfg.defrost()
     cfg.SEED = run_seed(cfg.SEED)
-    cfg.freeze()
+    if frozen:
+        cfg.freeze()
     return cfg
 
 

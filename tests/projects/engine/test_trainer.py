@@ -1,12 +1,20 @@
-"""Trainer glue: up-front config/dataset checks, optimizer groups and clipping, interruption."""
+"""Trainer glue: up-front config/dataset checks, optimizer groups and clipping, interruption, and
+the construction through DefaultTrainer's own ``__init__``."""
+import warnings
+
 import pytest
 import torch
 from torch import nn
 
 from detectron2.data import DatasetCatalog, MetadataCatalog
 from detectron2.data.datasets import register_coco_instances
+from detectron2.engine import defaults as d2_defaults
+from detectron2.engine import hooks
 
-from projects.engine.trainer import Trainer, check_config_against_datasets
+from projects.checkpoint.checkpointer import DetrCheckpointer
+from projects.engine.amp import DetrAMPTrainer
+from projects.engine.ema import EMAHook
+from projects.engine.trainer import Trainer, check_config_against_datasets, cpu_capable_ddp
 from projects.engine.solver import build_detr_optimizer, detr_param_groups
 from tests.harness.e2e_utils import tiny_cfg
 
@@ -99,3 +107,37 @@ def test_interrupted_training_leaves_a_resumable_checkpoint(tmp_path, monkeypatc
     resumed = Trainer(cfg)
     resumed.resume_or_load(resume=True)
     assert resumed.start_iter == 2  # iterations 0 and 1 completed; 2 is redone
+
+
+def test_detectron2_construction_with_the_detr_parts(tmp_path):
+    create_ddp_model = d2_defaults.create_ddp_model
+    cfg = quickstart_cfg(tmp_path, ["SEED", -1, "MODEL_EMA.ENABLED", True, "SOLVER.AMP.ENABLED", True])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer = Trainer(cfg)
+    assert not [w for w in caught if "GradScaler" in str(w.message)]  # the discarded AMPTrainer's, silenced
+    assert d2_defaults.create_ddp_model is create_ddp_model  # swapped for the construction only
+    assert isinstance(trainer._trainer, DetrAMPTrainer)
+    # the checkpointer the periodic hook saves with is the DETR one, and it saves the moving average
+    periodic = [hook for hook in trainer._hooks if isinstance(hook, hooks.PeriodicCheckpointer)]
+    assert len(periodic) == 1 and periodic[0].checkpointer is trainer.checkpointer
+    assert isinstance(trainer.checkpointer, DetrCheckpointer)
+    assert trainer.checkpointer.checkpointables["model_ema"] is trainer.model_ema
+    assert [type(hook) for hook in trainer._hooks].count(EMAHook) == 1
+    # SEED -1: one run seed, drawn once, read by the stream and saved in checkpoints
+    assert trainer.seed == trainer.cfg.SEED >= 0
+    assert trainer._train_stream.seed == trainer.seed and trainer.state_dict()["seed"] == trainer.seed
+
+
+def test_ddp_of_a_cpu_model_gets_no_device_ids(monkeypatch):
+    calls = []
+
+    def recording_create_ddp_model(model, **kwargs):
+        calls.append(kwargs)
+        return model
+
+    monkeypatch.setattr(d2_defaults, "create_ddp_model", recording_create_ddp_model)
+    with cpu_capable_ddp():
+        d2_defaults.create_ddp_model(nn.Linear(1, 1), broadcast_buffers=False)  # as DefaultTrainer calls it
+    assert calls == [{"broadcast_buffers": False, "device_ids": None}]  # gloo: DDP refuses device ids on CPU
+    assert d2_defaults.create_ddp_model is recording_create_ddp_model
