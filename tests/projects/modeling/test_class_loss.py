@@ -45,14 +45,16 @@ def base_kwargs(class_loss):
 def test_vocabulary_check_names_the_key():
     assert CLASS_LOSSES == ("softmax", "focal")
     assert check_class_loss("focal") == "focal"
-    with pytest.raises(ValueError, match=r"^MODEL\.DETR\.CLASS_LOSS must be one of \('softmax', 'focal'\), got 'sigmoid'$"):
+    expected = r"^MODEL\.DETR\.CLASS_LOSS must be one of \('softmax', 'focal'\), got 'sigmoid'$"
+    with pytest.raises(ValueError, match=expected):
         check_class_loss("sigmoid")
 
 
 def test_method_config_check():
     assert check_method_config(detr_cfg("focal"), "FocalOnly", "focal", pre_norm=False) == "focal"
     assert check_method_config(detr_cfg("softmax"), "AnyLoss") == "softmax"
-    with pytest.raises(ValueError, match=r"^FocalOnly is trained with the 'focal' class loss: set MODEL\.DETR\.CLASS_LOSS"):
+    expected = r"^FocalOnly is trained with the 'focal' class loss: set MODEL\.DETR\.CLASS_LOSS 'focal', got 'softmax'$"
+    with pytest.raises(ValueError, match=expected):
         check_method_config(detr_cfg("softmax"), "FocalOnly", "focal")
     with pytest.raises(ValueError, match=r"^FocalOnly has post-norm layers only"):
         check_method_config(detr_cfg("focal", pre_norm=True), "FocalOnly", "focal", pre_norm=False)
