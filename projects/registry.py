@@ -112,5 +112,6 @@ def method_of_architecture(meta_architecture: str) -> Method:
     raise UnregisteredMethodError(
         f"MODEL.META_ARCHITECTURE {meta_architecture!r} is not registered by any installed method (registered: "
         f"{known}). Import the package that defines it before building the config, or declare that package "
-        f"under the '{ENTRY_POINT_GROUP}' entry-point group of its setup.py (docs/ADDING_A_METHOD.md)."
+        f"under the '{ENTRY_POINT_GROUP}' entry-point group of its setup.py (docs/ADDING_A_METHOD.md); after a "
+        f"pull that added a method, reinstall this project (bash tools/setup_env.sh) so the entry points are read again."
     )
