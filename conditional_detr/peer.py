@@ -6,8 +6,9 @@ Names only: transformers is imported by projects/benchmark/hf_configs.py when th
 import re
 from typing import List
 
-from projects.benchmark.hf_peer import HFPeer, Rule
-from projects.benchmark.hf_weights import DETR_ENCODER_RULES
+from projects.benchmark.hf_peer import HFPeer, Rule, without_auxiliary_loss
+from projects.benchmark.hf_weights import (DETR_ENCODER_RULES, DETR_HEAD_RULES, decoder_norm_rules,
+                                           query_and_projection_rules)
 
 # decoder layer: our sa_* / ca_* projections (official names) -> HF's per-attention ones
 PROJECTIONS = {
@@ -20,28 +21,16 @@ PROJECTIONS = {
     "cross_attn.out_proj": "encoder_attn.o_proj",
 }
 WEIGHT_RULES: List[Rule] = [
-    (r"^input_proj\.(.*)$", r"model.input_projection.\1"),
-    (r"^query_embed\.weight$", r"model.query_position_embeddings.weight"),
+    *query_and_projection_rules("input_projection"),
     *DETR_ENCODER_RULES,
     *[(rf"^transformer\.decoder\.layers\.(\d+)\.{re.escape(ours)}\.(weight|bias)$",
        rf"model.decoder.layers.\1.{theirs}.\2") for ours, theirs in PROJECTIONS.items()],
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.decoder.layers.\1.self_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.decoder.layers.\1.encoder_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm3\.(.*)$", r"model.decoder.layers.\1.final_layer_norm.\2"),
+    *decoder_norm_rules("norm1", "norm2"),
     (r"^transformer\.decoder\.norm\.(.*)$", r"model.decoder.layernorm.\1"),
     (r"^transformer\.decoder\.(query_scale|ref_point_head)\.(.*)$", r"model.decoder.\1.\2"),
     (r"^transformer\.decoder\.(.*)$", r"model.decoder.\1"),
-    (r"^class_embed\.(.*)$", r"class_labels_classifier.\1"),
-    (r"^bbox_embed\.(.*)$", r"bbox_predictor.\1"),
+    *DETR_HEAD_RULES,
 ]
-
-
-def config_kwargs(cfg) -> dict:
-    """``auxiliary_loss`` stays off: with it on, HF's decoder layer-normalises the state it passes to
-    the next layer (the official code passes the un-normalised state); off, its outputs equal the
-    official model's (and ours)."""
-    return {"auxiliary_loss": False}
-
 
 PEER = HFPeer(
     meta_architecture="ConditionalDETR",
@@ -49,5 +38,5 @@ PEER = HFPeer(
     model_class="ConditionalDetrForObjectDetection",
     weight_rules=WEIGHT_RULES,
     default_config="configs/conditional_detr/conditional_detr_r50_50ep.yaml",
-    config_kwargs=config_kwargs,
+    config_kwargs=without_auxiliary_loss,
 )

@@ -6,18 +6,14 @@ Names only: transformers is imported by projects/benchmark/hf_configs.py when th
 from typing import List
 
 from projects.benchmark.hf_peer import HFPeer, Rule
-from projects.benchmark.hf_weights import DETR_ENCODER_RULES
+from projects.benchmark.hf_weights import DETR_ENCODER_RULES, decoder_norm_rules, query_and_projection_rules
 
 WEIGHT_RULES: List[Rule] = [
-    (r"^input_proj\.(.*)$", r"model.input_proj.\1"),
-    (r"^query_embed\.weight$", r"model.query_position_embeddings.weight"),
+    *query_and_projection_rules("input_proj"),
     (r"^transformer\.level_embed$", r"model.level_embed"),
     (r"^transformer\.reference_points\.(.*)$", r"model.reference_points.\1"),
     *DETR_ENCODER_RULES,
-    # our decoder norms follow the official names: norm2 after self-attention, norm1 after cross-attention
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.decoder.layers.\1.self_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm1\.(.*)$", r"model.decoder.layers.\1.encoder_attn_layer_norm.\2"),
-    (r"^transformer\.decoder\.layers\.(\d+)\.norm3\.(.*)$", r"model.decoder.layers.\1.final_layer_norm.\2"),
+    *decoder_norm_rules("norm2", "norm1"),  # the official names: norm2 after self-attention, norm1 after cross
     (r"^transformer\.decoder\.layers\.(\d+)\.cross_attn\.(.*)$", r"model.decoder.layers.\1.encoder_attn.\2"),
     (r"^transformer\.decoder\.(.*)$", r"model.decoder.\1"),
     (r"^(class_embed|bbox_embed)\.(.*)$", r"\1.\2"),

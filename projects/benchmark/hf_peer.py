@@ -18,6 +18,13 @@ def no_config_kwargs(cfg) -> dict:
     return {}
 
 
+def without_auxiliary_loss(cfg) -> dict:
+    """HF's ``auxiliary_loss`` off, for DETR-style decoders: with it on, HF layer-normalises the state a
+    decoder layer passes to the next (the official code passes the un-normalised state); off, its
+    outputs equal the official model's (and ours)."""
+    return {"auxiliary_loss": False}
+
+
 def nothing_unsupported(cfg) -> List[Tuple[bool, str]]:
     return []
 

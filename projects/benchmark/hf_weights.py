@@ -32,6 +32,27 @@ DETR_ENCODER_RULES: List[Rule] = [
     (r"^transformer\.encoder\.layers\.(\d+)\.norm2\.(.*)$", r"model.encoder.layers.\1.final_layer_norm.\2"),
     (r"^transformer\.encoder\.(.*)$", r"model.encoder.\1"),
 ]
+# the class and box heads of the peers with DETR's head names
+DETR_HEAD_RULES: List[Rule] = [
+    (r"^class_embed\.(.*)$", r"class_labels_classifier.\1"),
+    (r"^bbox_embed\.(.*)$", r"bbox_predictor.\1"),
+]
+
+
+def query_and_projection_rules(projection_name: str) -> List[Rule]:
+    """Our ``input_proj`` -> HF's ``model.<projection_name>``; the learned queries -> HF's position queries."""
+    return [(r"^input_proj\.(.*)$", rf"model.{projection_name}.\1"),
+            (r"^query_embed\.weight$", r"model.query_position_embeddings.weight")]
+
+
+def decoder_norm_rules(self_attention_norm: str, cross_attention_norm: str) -> List[Rule]:
+    """Our decoder layer norms -> HF's: ``self_attention_norm`` / ``cross_attention_norm`` name ours
+    (e.g. "norm1" / "norm2" in DETR; the official Deformable DETR swaps them); norm3 follows the FFN."""
+    layer = r"^transformer\.decoder\.layers\.(\d+)\."
+    return [(layer + rf"{self_attention_norm}\.(.*)$", r"model.decoder.layers.\1.self_attn_layer_norm.\2"),
+            (layer + rf"{cross_attention_norm}\.(.*)$", r"model.decoder.layers.\1.encoder_attn_layer_norm.\2"),
+            (layer + r"norm3\.(.*)$", r"model.decoder.layers.\1.final_layer_norm.\2")]
+
 
 def backbone_name(name: str):
     """Detectron2 ResNet name (``backbone.body.*``) -> HF ResNet name, or None if ``name`` is not one.
