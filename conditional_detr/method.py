@@ -1,6 +1,6 @@
 """What the core and the tools know about Conditional DETR: registered when the package is imported."""
 from projects.checkpoint.official_args import set_official_detr_args, set_official_focal_args
-from projects.registry import Method, register_method
+from projects.registry import Method, imported_on_use, register_method
 
 from conditional_detr.config import add_conditional_detr_config
 from conditional_detr.convert import CONDITIONAL_DETR_CONVERTER
@@ -14,12 +14,8 @@ def official_config(cfg, args, variant):
     cfg.MODEL.META_ARCHITECTURE = "ConditionalDETR"
 
 
-def attention_recorder(pixels=()):
-    """The recorder of tools/visualize_attention.py, imported on use (it imports matplotlib)."""
-    from conditional_detr.attention_figures import ConditionalDETRRecorder
-
-    return ConditionalDETRRecorder(pixels)
-
+# the recorder of tools/visualize_attention.py, imported on use (its module imports matplotlib)
+RECORDER = imported_on_use("conditional_detr.attention_figures", "ConditionalDETRRecorder")
 
 METHOD = register_method(Method(
     name="conditional_detr",
@@ -27,7 +23,7 @@ METHOD = register_method(Method(
     meta_architectures=("ConditionalDETR",),
     checkpoint_signatures={"ConditionalDETR": ("ca_qpos_sine_proj",)},
     converter=CONDITIONAL_DETR_CONVERTER,
-    attention_recorders={"ConditionalDETR": attention_recorder},
+    attention_recorders={"ConditionalDETR": RECORDER},
     official_config=official_config,
     benchmark_peer=PEER,
 ))

@@ -1,6 +1,6 @@
 """What the core and the tools know about Deformable DETR: registered when the package is imported."""
 from projects.checkpoint.official_args import set_official_detr_args, set_official_focal_args
-from projects.registry import Method, register_method
+from projects.registry import Method, imported_on_use, register_method
 
 from deformable_detr.config import add_deformable_detr_config
 from deformable_detr.convert import DEFORMABLE_DETR_CONVERTER
@@ -19,12 +19,8 @@ def official_config(cfg, args, variant):
     options.WITH_BOX_REFINE, options.TWO_STAGE = args["with_box_refine"], args["two_stage"]
 
 
-def attention_recorder(pixels=()):
-    """The recorder of tools/visualize_attention.py, imported on use (it imports matplotlib)."""
-    from deformable_detr.attention_figures import DeformableDETRRecorder
-
-    return DeformableDETRRecorder(pixels)
-
+# the recorder of tools/visualize_attention.py, imported on use (its module imports matplotlib)
+RECORDER = imported_on_use("deformable_detr.attention_figures", "DeformableDETRRecorder")
 
 METHOD = register_method(Method(
     name="deformable_detr",
@@ -32,7 +28,7 @@ METHOD = register_method(Method(
     meta_architectures=("DeformableDETR",),
     checkpoint_signatures={"DeformableDETR": ("sampling_offsets",)},
     converter=DEFORMABLE_DETR_CONVERTER,
-    attention_recorders={"DeformableDETR": attention_recorder},
+    attention_recorders={"DeformableDETR": RECORDER},
     official_config=official_config,
     benchmark_peer=PEER,
 ))

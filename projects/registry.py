@@ -59,6 +59,17 @@ class Method:
         return self.package or self.name
 
 
+def imported_on_use(module: str, name: str) -> Callable:
+    """A factory that imports ``module`` and calls its ``name`` only when the factory itself is called,
+    so that a registration stays light (e.g. an attention recorder whose module imports matplotlib)."""
+
+    def factory(*args, **kwargs):
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    factory.__qualname__ = f"imported_on_use({module}.{name})"
+    return factory
+
+
 class UnregisteredMethodError(KeyError):
     """A config or tool names a method or meta-architecture that no imported package registered."""
 

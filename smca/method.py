@@ -1,6 +1,6 @@
 """What the core and the tools know about SMCA: registered when the package is imported."""
 from projects.checkpoint.official_args import set_official_detr_args, set_official_focal_args
-from projects.registry import Method, register_method
+from projects.registry import Method, imported_on_use, register_method
 
 from smca.config import add_smca_config
 from smca.convert import SMCA_CONVERTER
@@ -22,12 +22,8 @@ def official_config(cfg, args, variant):
     cfg.MODEL.SMCA.SMOOTH = float(args["smooth"])
 
 
-def attention_recorder(pixels=()):
-    """The recorder of tools/visualize_attention.py, imported on use (it imports matplotlib)."""
-    from smca.attention_figures import SMCARecorder
-
-    return SMCARecorder(pixels)
-
+# the recorder of tools/visualize_attention.py, imported on use (its module imports matplotlib)
+RECORDER = imported_on_use("smca.attention_figures", "SMCARecorder")
 
 METHOD = register_method(Method(
     name="smca",
@@ -35,7 +31,7 @@ METHOD = register_method(Method(
     meta_architectures=("SMCA", "SMCAMultiScale"),
     checkpoint_signatures={"SMCA": ("center_head",), "SMCAMultiScale": ("center_head", "scale_selection")},
     converter=SMCA_CONVERTER,
-    attention_recorders={"SMCA": attention_recorder, "SMCAMultiScale": attention_recorder},
+    attention_recorders={"SMCA": RECORDER, "SMCAMultiScale": RECORDER},
     official_config=official_config,
     tiny_overrides={"SMCAMultiScale": ("MODEL.SMCA.ENCODER_BLOCKS", "['multi']")},  # one block per encoder layer
 ))

@@ -3,7 +3,7 @@ from projects.checkpoint.official_args import set_official_detr_args
 from projects.config import add_detr_config
 from projects.detr.convert import DETR_CONVERTER
 from projects.detr.peer import PEER
-from projects.registry import Method, register_method
+from projects.registry import Method, imported_on_use, register_method
 
 
 def official_config(cfg, args, variant):
@@ -14,12 +14,8 @@ def official_config(cfg, args, variant):
     cfg.MODEL.DETR.NO_OBJECT_WEIGHT = args["eos_coef"]
 
 
-def attention_recorder(pixels=()):
-    """The recorder of tools/visualize_attention.py, imported on use (it imports matplotlib)."""
-    from projects.detr.attention_figures import DETRRecorder
-
-    return DETRRecorder(pixels)
-
+# the recorder of tools/visualize_attention.py, imported on use (its module imports matplotlib)
+RECORDER = imported_on_use("projects.detr.attention_figures", "DETRRecorder")
 
 METHOD = register_method(Method(
     name="detr",
@@ -28,7 +24,7 @@ METHOD = register_method(Method(
     meta_architectures=("DETR",),
     checkpoint_signatures={"DETR": ("multihead_attn.in_proj_weight",)},
     converter=DETR_CONVERTER,
-    attention_recorders={"DETR": attention_recorder},
+    attention_recorders={"DETR": RECORDER},
     official_config=official_config,
     benchmark_peer=PEER,
 ))

@@ -7,9 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from detectron2.config import get_cfg
-
-from projects.config import add_detr_config
+from projects.config import default_config
 from projects.registry import get_method
 
 FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures"
@@ -48,9 +46,7 @@ def fixture_cfg(method, name):
     registered = get_method(method)
     if registered.official_config is None:
         raise ValueError(f"{fixture_path(method, name)}: method {method!r} registers no official_config")
-    cfg = get_cfg()
-    add_detr_config(cfg)
-    registered.add_config(cfg)
+    cfg = default_config()
     cfg.MODEL.DEVICE = "cpu"
     cfg.MODEL.PIXEL_MEAN, cfg.MODEL.PIXEL_STD = list(OFFICIAL_PIXEL_MEAN), list(OFFICIAL_PIXEL_STD)
     registered.official_config(cfg, fixture["args"], name)
