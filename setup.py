@@ -101,7 +101,8 @@ setup(
     name="detr_family",
     version="0.1.0",
     description="Detectron2 extension for DETR, Deformable DETR, Conditional DETR and SMCA",
-    packages=find_packages(include=["ops*", "projects*", "deformable_detr*", "conditional_detr*", "smca*"]),
+    packages=find_packages(include=["ops*", "projects*", "deformable_detr*", "conditional_detr*", "smca*", "dino*",
+                                    "dab_detr*"]),
     python_requires=">=3.10",
     ext_modules=_extensions(),
     extras_require={"deploy": _requirements(DEPLOY_REQUIREMENTS)},  # ONNX export and onnxruntime
@@ -113,5 +114,7 @@ setup(
         "deformable_detr = deformable_detr",
         "conditional_detr = conditional_detr",
         "smca = smca",
+        "dino = dino",
+        "dab_detr = dab_detr",
     ]},
 )

@@ -19,8 +19,14 @@ SIGNATURE_KEYS = (
 )
 
 
+# ... and that none has: the anchor queries of DAB-DETR, whose decoder is Conditional DETR's
+OTHER_METHOD_KEYS = ("refpoint_embed.weight",)
+
+
 def detect_conditional_detr(official):
     """"" (one key layout for every Conditional DETR) when ``official`` is one, else None."""
+    if any(key in official for key in OTHER_METHOD_KEYS):
+        return None
     return "" if all(key in official for key in SIGNATURE_KEYS) else None
 
 

@@ -2,16 +2,16 @@
 sized by attention weight, with the reference point and the box (paper Fig. 6); optionally the last
 encoder layer's sampling points for chosen pixels; two-stage: the encoder proposals it kept."""
 import numpy as np
-import torch
 
-from projects.visualization.attention.figures import draw_box, draw_marker, draw_weighted_points, panel_grid, show_image
-from projects.visualization.attention.recorder import AttentionRecorder, detection_title
+# the sampling records and figure moved to the core (shared with DINO); LEVEL_COLORS re-exported
+from projects.visualization.attention.deformable_sampling import LEVEL_COLORS, DeformableSamplingRecorder  # noqa: F401
+from projects.visualization.attention.figures import draw_box, panel_grid, show_image
+from projects.visualization.attention.recorder import detection_title
 
-LEVEL_COLORS = ("red", "orange", "yellow", "cyan", "magenta", "white")
 NUM_PROPOSALS_SHOWN = 10
 
 
-class DeformableDETRRecorder(AttentionRecorder):
+class DeformableDETRRecorder(DeformableSamplingRecorder):
     """records "decoder" (and with pixels "encoder"), from the last layer's MSDeformAttn:
     "locations" [B, N, M, L, P, 2] (x, y) normalised over each level's map and "weights"
     [B, N, M, L, P] (softmax over L * P per head): what the op received, computed by the module's own
@@ -21,61 +21,22 @@ class DeformableDETRRecorder(AttentionRecorder):
 
     def register(self, model):
         transformer = model.transformer
-        self._record_sampling(transformer.decoder.layers[-1].cross_attn, "decoder")
+        self.record_sampling(transformer.decoder.layers[-1].cross_attn, "decoder")
         if self.pixels:
-            self._record_sampling(transformer.encoder.layers[-1].self_attn, "encoder")
+            self.record_sampling(transformer.encoder.layers[-1].self_attn, "encoder")
         self.hooks.after(transformer, lambda module, args, out: self.records.update(proposal_index=out.proposal_index))
 
-    def _record_sampling(self, attention, name):
-        @torch.no_grad()
-        def store(module, args, output):
-            query, reference, _, shapes, starts = args[:5]
-            locations, weights = module.sampling_locations_and_weights(query, reference, shapes)
-            self.records[name] = {"locations": locations, "weights": weights, "reference": reference,
-                                  "spatial_shapes": shapes, "level_start_index": starts}
-
-        self.hooks.after(attention, store)
-
     def figures(self, view, detections, metadata):
-        figures = [(f"det{number}", self._sampling_figure(
+        figures = [(f"det{number}", self.sampling_figure(
             view, self.records["decoder"], d.query, f"last decoder layer: {detection_title(d, metadata)}", d.box))
             for number, d in enumerate(detections)]
         for number, (x, y) in enumerate(self.pixels):
-            token = self._token_at(view, x, y)
-            figures.append((f"encoder_pixel{number}", self._sampling_figure(
+            token = self.token_at(view, x, y)
+            figures.append((f"encoder_pixel{number}", self.sampling_figure(
                 view, self.records["encoder"], token, f"last encoder layer: pixel ({x:.0f}, {y:.0f})")))
         if self.records.get("proposal_index") is not None:
             figures.append(("proposals", self._proposal_figure(view, metadata)))
         return figures
-
-    def _token_at(self, view, x, y):
-        """The finest level's token whose cell contains original pixel (x, y)."""
-        shapes = self.records["encoder"]["spatial_shapes"].tolist()
-        row, column = view.cell_of(x, y, tuple(shapes[0]))
-        return int(self.records["encoder"]["level_start_index"][0]) + row * shapes[0][1] + column
-
-    def _sampling_figure(self, view, record, index, title, box=None):
-        """Panel 0: every level (colour = level); panel 1 + l: level l (colour = weight). Size = weight."""
-        shapes = [tuple(s) for s in record["spatial_shapes"].tolist()]
-        locations = record["locations"][0, index].cpu().numpy()  # [M, L, P, 2]
-        weights = record["weights"][0, index].cpu().numpy()  # [M, L, P]
-        reference = record["reference"][0, index, :, :2].cpu().numpy()  # [L, 2] (centre of a box reference)
-        figure, axes = panel_grid(1, 1 + len(shapes), f"Deformable attention, {title}")
-        show_image(axes[0, 0], view, "all levels")
-        for level, hw in enumerate(shapes):
-            points = view.level_points(locations[:, level].reshape(-1, 2), hw)
-            level_weights = weights[:, level].reshape(-1)
-            draw_weighted_points(axes[0, 0], points, level_weights, colors=[LEVEL_COLORS[level % 6]] * len(points),
-                                 vmax=float(weights.max()))
-            ax = axes[0, 1 + level]
-            share = level_weights.sum() / weights.shape[0]  # each head's weights sum to 1 over levels and points
-            show_image(ax, view, f"level {level} ({hw[0]}x{hw[1]}): {share:.0%} of the weight")
-            draw_weighted_points(ax, points, level_weights, vmax=float(weights.max()))
-            draw_marker(ax, view.level_points(reference[level], hw), color="lime", marker="+", size=80)
-        for ax in axes[0]:
-            if box is not None:
-                draw_box(ax, view.box(box))
-        return figure
 
     def _proposal_figure(self, view, metadata):
         """The first encoder proposals the two-stage model turned into queries (its top-k order)."""

@@ -1,11 +1,9 @@
 """Build the deformable transformer from ``cfg.MODEL.DETR`` / ``cfg.MODEL.DEFORMABLE_DETR``."""
-from ops import MSDeformAttn
+from projects.layers.deformable.attention import ATTENTION_IMPLS, build_attention as _build_attention
 
 from .decoder import DeformableDecoder, DeformableDecoderLayer
 from .encoder import DeformableEncoder, DeformableEncoderLayer
 from .transformer import DeformableTransformer
-
-ATTENTION_IMPLS = ("auto", "reference")
 
 
 def build_deformable_transformer(cfg, num_proposals: int) -> DeformableTransformer:
@@ -43,9 +41,10 @@ def make_deformable_transformer(*, d_model=256, nhead=8, num_encoder_layers=6, n
     )
 
 
-def build_attention(d_model: int, n_levels: int, n_heads: int, n_points: int, impl: str = "auto") -> MSDeformAttn:
-    """An ``MSDeformAttn``; ``impl`` "auto" runs the compiled kernel when ``ops._C`` has one for the
-    tensors' device (else the reference, logged once), "reference" always runs the PyTorch reference."""
-    if impl not in ATTENTION_IMPLS:
-        raise ValueError(f"MODEL.DEFORMABLE_DETR.ATTENTION_IMPL must be one of {ATTENTION_IMPLS}, got {impl!r}")
-    return MSDeformAttn(d_model, n_levels, n_heads, n_points, use_reference=impl == "reference")
+def build_attention(d_model: int, n_levels: int, n_heads: int, n_points: int, impl: str = "auto"):
+    """``projects.layers.deformable.attention.build_attention`` naming this method's config key."""
+    return _build_attention(d_model, n_levels, n_heads, n_points, impl,
+                            config_key="MODEL.DEFORMABLE_DETR.ATTENTION_IMPL")
+
+
+__all__ = ["ATTENTION_IMPLS", "build_attention", "build_deformable_transformer", "make_deformable_transformer"]

@@ -13,12 +13,15 @@ import torch
 from projects.checkpoint import (
     COCO_THING_IDS, ConversionError, OfficialConverter, SHARED_RULES, convert_state_dict, require_family,
 )
+from projects.checkpoint.rules import drop_decoder_aliases  # noqa: F401 (moved to the core; re-exported)
 
 DEFORMABLE_DETR_RULES = list(SHARED_RULES)
-ALIAS_PATTERN = re.compile(r"^transformer\.decoder\.((?:bbox|class)_embed\..*)$")
 INPUT_PROJ_PATTERN = re.compile(r"^input_proj\.(\d+)\.0\.weight$")
 # Keys every official Deformable DETR has (a multi-scale SMCA has a level embedding too, not the sampling).
 SIGNATURE_KEYS = ("transformer.level_embed", "transformer.decoder.layers.0.cross_attn.sampling_offsets.weight")
+# ... and that no official Deformable DETR has: the learned anchors of the methods built on it (DAB-Deformable-DETR)
+# and the transformer's learned content queries (DINO)
+OTHER_METHOD_KEYS = ("refpoint_embed.weight", "transformer.tgt_embed.weight")
 
 
 class DeformableVariant(NamedTuple):
@@ -57,7 +60,7 @@ def variant_from_config(cfg) -> DeformableVariant:
 
 def read_variant(official: Dict[str, torch.Tensor]) -> Optional[DeformableVariant]:
     """The variant of an official Deformable DETR state dict, or None if it is not one."""
-    if not all(key in official for key in SIGNATURE_KEYS):
+    if not all(key in official for key in SIGNATURE_KEYS) or any(key in official for key in OTHER_METHOD_KEYS):
         return None
     levels = {int(m[1]) for m in map(INPUT_PROJ_PATTERN.match, official) if m}
     refine = any(key.startswith("transformer.decoder.bbox_embed.") for key in official)
@@ -79,22 +82,6 @@ def check_variant(found: DeformableVariant, expected: DeformableVariant) -> None
             f"Use the config of the checkpoint's variant (configs/deformable_detr/), or pick the checkpoint "
             f"that matches this config."
         )
-
-
-def drop_decoder_aliases(official: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-    """Remove ``transformer.decoder.{bbox,class}_embed.*`` after checking each equals its top-level key."""
-    kept = {}
-    for key, value in official.items():
-        match = ALIAS_PATTERN.match(key)
-        if not match:
-            kept[key] = value
-            continue
-        target = official.get(match[1])
-        if target is None or target.shape != value.shape:
-            raise ConversionError(f"{key} has no top-level counterpart {match[1]!r} of the same shape")
-        if not value.is_meta and not target.is_meta and not torch.equal(value, target):
-            raise ConversionError(f"{key} differs from {match[1]}; official checkpoints store the same tensor twice")
-    return kept
 
 
 def contiguous_class_rows(head_index: int, variant: DeformableVariant, num_heads: int):

@@ -6,11 +6,11 @@ from torch import Tensor, nn
 
 from ops import MSDeformAttn
 from projects.layers import xavier_init_matrices
+from projects.layers.deformable.encoder import DeformableEncoder
+from projects.layers.deformable.levels import FlatLevels, flatten_levels
 from projects.layers.transformer_output import TransformerOutput
 
 from .decoder import DeformableDecoder
-from .encoder import DeformableEncoder
-from .levels import FlatLevels, flatten_levels
 from .two_stage import encoder_proposals, proposal_pos_embed, select_proposals
 
 

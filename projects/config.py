@@ -1,10 +1,15 @@
 """The config of every DETR-family model: the shared keys (``MODEL.DETR``, the trainer's) and the one
 entrance that builds a config for train_net.py, the tools and the tests (``load_config``)."""
-from detectron2.config import CfgNode as CN
+from projects.utils.quiet_imports import import_detectron2_quietly
+
+import_detectron2_quietly()  # first: Detectron2's import-time torch.jit.script warnings are not shown
+
+from detectron2.config import CfgNode as CN  # noqa: E402 (after the quiet import)
 from detectron2.config import get_cfg
 from detectron2.modeling import META_ARCH_REGISTRY
 
 from projects.data import add_detr_data_config
+from projects.modeling.efficientnet_lite import add_efficientnet_config
 from projects.registry import method_of_architecture, registered_methods
 
 
@@ -67,7 +72,17 @@ def add_detr_config(cfg):
     cfg.MODEL_EMA.ENABLED = False
     cfg.MODEL_EMA.DECAY = 0.9998
     cfg.MODEL_EMA.USE_FOR_EVAL = True  # evaluate the averaged weights (training's EvalHook, --eval-only)
+    # stop a diverging run (projects/engine/divergence.py): the total loss above FACTOR x its running median
+    # (median of the last WINDOW losses once WARMUP are known, at its lowest so far) is logged; PATIENCE such
+    # iterations in a row stop training with one line. ENABLED False turns the check off.
+    cfg.SOLVER.DIVERGENCE = CN()
+    cfg.SOLVER.DIVERGENCE.ENABLED = True
+    cfg.SOLVER.DIVERGENCE.FACTOR = 10.0
+    cfg.SOLVER.DIVERGENCE.WINDOW = 20
+    cfg.SOLVER.DIVERGENCE.WARMUP = 10
+    cfg.SOLVER.DIVERGENCE.PATIENCE = 20
     add_detr_data_config(cfg)
+    add_efficientnet_config(cfg)  # MODEL.EFFICIENTNET: the ImageNet EfficientNet-Lite trunk
 
 
 def default_config():

@@ -7,15 +7,19 @@ around one model (DETR): the trainer, its hooks, the evaluator and the command l
 """
 import math
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from projects.engine.run_summary import log_run_summary
 from projects.engine.trainer import Trainer
 from tests.harness.dataset_utils import SMALL_NUM_TRAIN, SMALL_NUM_VAL
 from tests.harness.e2e_utils import ROOT, tiny_cfg
+from tests.tools.tool_utils import load_tool
 
 QUICKSTART = "configs/quickstart/detr_embedded.yaml"
 # train_net.py as a user runs it, after registering the small dataset copy under the usual names
@@ -57,7 +61,9 @@ def test_evaluation_reports_coco_metrics(trained):
     assert all(math.isfinite(results[name]) and 0 <= results[name] <= 100 for name in ("AP", "AP50", "AP75"))
 
 
-def test_eval_only_cli_on_the_checkpoint_just_written(trained, small_embedded_root):
+@pytest.fixture(scope="module")
+def eval_only_run(trained, small_embedded_root):
+    """``train_net.py --eval-only`` on the checkpoint just written: (cfg, its CompletedProcess)."""
     cfg, _ = trained
     checkpoint = Path(cfg.OUTPUT_DIR) / "model_final.pth"
     assert checkpoint.is_file()
@@ -66,8 +72,64 @@ def test_eval_only_cli_on_the_checkpoint_just_written(trained, small_embedded_ro
                *map(str, model_shape_overrides(cfg))]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
+    return cfg, done
+
+
+def test_eval_only_cli_on_the_checkpoint_just_written(eval_only_run):
+    _, done = eval_only_run
     assert done.returncode == 0, done.stderr[-3000:]
     assert "copypaste: AP,AP50,AP75,APs,APm,APl" in done.stdout + done.stderr
+
+
+def test_start_prints_no_known_deprecation_warning(eval_only_run):
+    """Detectron2's and fvcore's import-time torch.jit.script calls warned twice per start (issue 24, item 2)."""
+    _, done = eval_only_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "torch.jit.script" not in done.stdout + done.stderr
+    assert "Warning" not in done.stderr
+
+
+def summary_of(output: str):
+    """The lines of the run summary at the end of ``output``."""
+    lines = output.splitlines()
+    start = max(i for i, line in enumerate(lines) if line.endswith("Run summary"))
+    return lines[start + 1:]
+
+
+def test_last_lines_name_the_outputs_the_recall_and_the_next_commands(eval_only_run, monkeypatch, tmp_path):
+    """Issue 24, item 3: what was written, the recall at the adopted threshold, and commands that work."""
+    cfg, done = eval_only_run
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = summary_of(done.stdout)
+    detections = Path(cfg.OUTPUT_DIR) / "eval" / "inference" / "embedded_shapes_val" / "coco_instances_results.json"
+    assert f"  model       {Path(cfg.OUTPUT_DIR) / 'model_final.pth'}" in summary
+    assert f"  detections  {detections}" in summary
+    recall = re.fullmatch(r"Recall at score >= 0\.5 on embedded_shapes_val \(IoU 0\.5\): (\d+) of (\d+) objects "
+                          r"\(.*\), precision .* \((\d+) detections kept\)", summary[-5])
+    rows, _ = load_tool("score_recall").main(["--input", str(detections), "--dataset", "embedded_shapes_val",
+                                              "--thresholds", "0.5"])
+    assert recall and tuple(map(int, recall.groups())) == (rows[0]["found"], rows[0]["objects"], rows[0]["detections"])
+    demo, score_recall = shlex.split(summary[-3]), shlex.split(summary[-1])
+    assert demo[:2] == ["python", "tools/demo.py"] and score_recall[:2] == ["python", "tools/score_recall.py"]
+    assert demo[demo.index("--confidence-threshold") + 1] == "0.5"
+    assert score_recall[2:] == ["--input", str(detections), "--dataset", "embedded_shapes_val"]
+    monkeypatch.chdir(ROOT)  # the commands are written for the directory train_net.py ran in
+    demo[demo.index("--output") + 1] = str(tmp_path / "demo")
+    drawn = load_tool("demo").main(demo[2:])
+    assert len(drawn) == 2 and all(Path(path).is_file() for path in drawn)
+
+
+def test_training_run_lists_its_outputs(trained):
+    cfg, _ = trained
+    lines = log_run_summary(cfg, QUICKSTART, [], str(Path(cfg.OUTPUT_DIR) / "model_final.pth"), since=0.0)
+    listed = {line.split()[0]: line.split()[1] for line in lines[1:] if line.startswith("  ") and len(line.split()) == 2}
+    assert listed == {"model": str(Path(cfg.OUTPUT_DIR) / "model_final.pth"),
+                      "metrics": str(Path(cfg.OUTPUT_DIR) / "metrics.json"),
+                      "curves": str(Path(cfg.OUTPUT_DIR) / "training_curves.png"),
+                      "detections": str(Path(cfg.OUTPUT_DIR) / "inference" / "embedded_shapes_val" /
+                                        "coco_instances_results.json")}
+    assert any(line.startswith("  python tools/demo.py --config-file configs/quickstart/detr_embedded.yaml")
+               for line in lines)
 
 
 def model_shape_overrides(cfg):

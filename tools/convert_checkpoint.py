@@ -24,6 +24,7 @@ from projects.checkpoint import (
     ConversionError, UnreadableCheckpointError, check_fits_config, convert_official_file, registered_converters,
     save_converted_checkpoint,
 )
+from projects.engine.one_line_errors import exit_on_errors
 
 
 def convertible_methods():
@@ -49,9 +50,11 @@ def parse_args(argv=None):
     return args
 
 
+@exit_on_errors()
 def main(argv=None):
     """Convert, optionally check against a config, then write; returns the ConvertedCheckpoint.
-    Any refusal exits with one line naming the file and the reason (nothing is written)."""
+    Any refusal exits with one line naming the file and the reason (nothing is written); the
+    project's other errors (e.g. a bad --config-file) with ``error: ...``."""
     args = parse_args(argv)
     try:
         result = convert_official_file(args.source, args.method, args.keep_coco_ids)

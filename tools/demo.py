@@ -17,14 +17,16 @@ import time
 
 import tqdm
 
-from detectron2.utils.video_visualizer import VideoVisualizer
-
+# projects before any other Detectron2 import: it imports Detectron2 without its import-time deprecation warnings
 from projects.engine.launch import register_datasets
 from projects.visualization import (
     BatchPredictor, ToolInputError, VideoReader, VideoWriter, dataset_metadata, draw_predictions,
     exit_on_input_error, from_bgr, list_images, output_file, read_config, read_image, save_image,
     setup_tool_logging, to_rgb,
 )
+from projects.visualization.cli import DEMO_SCORE_THRESHOLD
+
+from detectron2.utils.video_visualizer import VideoVisualizer  # noqa: E402 (after projects)
 
 logger = logging.getLogger("demo")
 
@@ -36,7 +38,8 @@ def parse_args(argv=None):
     parser.add_argument("--video-input", help="a video file")
     parser.add_argument("--output", required=True,
                         help="a folder (one drawing per input), or a file name for a single image or the video")
-    parser.add_argument("--confidence-threshold", type=float, default=0.5, help="draw detections scoring at least this")
+    parser.add_argument("--confidence-threshold", type=float, default=DEMO_SCORE_THRESHOLD,
+                        help="draw detections scoring at least this")
     parser.add_argument("--batch-size", type=int, default=1, help="images per forward pass")
     parser.add_argument("opts", nargs=argparse.REMAINDER,
                         help="config overrides: KEY VALUE pairs (MODEL.WEIGHTS x.pth)")

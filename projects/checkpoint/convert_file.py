@@ -62,9 +62,10 @@ def check_fits_config(result: ConvertedCheckpoint, config_file: str, opts: Seque
         cfg = load_config(config_file, list(opts) + ["MODEL.DEVICE", "cpu", "MODEL.WEIGHTS", ""])
     except KeyError as error:  # yacs: a key no registered method has; or an unregistered meta-architecture
         raise ConversionError(f"{config_file} is not a {converter.family} config ({error.args[0]})") from error
-    if cfg.MODEL.META_ARCHITECTURE != converter.meta_architecture:
+    architecture = converter.meta_architecture_of(result.variant)
+    if cfg.MODEL.META_ARCHITECTURE != architecture:
         raise ConversionError(f"{config_file} builds {cfg.MODEL.META_ARCHITECTURE}, but the checkpoint is "
-                              f"{converter.describe(result.variant)} (META_ARCHITECTURE {converter.meta_architecture})")
+                              f"{converter.describe(result.variant)} (META_ARCHITECTURE {architecture})")
     if converter.check_config is not None:
         converter.check_config(result.official, result.state_dict, cfg)
     try:

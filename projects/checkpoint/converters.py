@@ -36,6 +36,9 @@ class OfficialConverter:
         ``coco_to_contiguous``, the COCO-id class rows reduced to Detectron2's 80 classes).
     check_config(official, converted, cfg) -> raise ConversionError when ``cfg`` asks for another
         variant (optional).
+    variant_meta_architectures: variant -> cfg.MODEL.META_ARCHITECTURE, for a method whose variants are
+        different meta-architectures (e.g. DAB-DETR's single-scale and deformable models); variants not
+        listed use ``meta_architecture``.
     """
 
     method: str  # the CLI's --method value: the registered method's name, e.g. "detr"
@@ -44,10 +47,15 @@ class OfficialConverter:
     detect: Callable[[StateDict], Optional[str]]
     convert: Callable[[StateDict, bool], Dict[str, torch.Tensor]]
     check_config: Optional[Callable] = None
+    variant_meta_architectures: Optional[Mapping[str, str]] = None
 
     def describe(self, variant: str) -> str:
         """``<family> (variant <variant>)``, or the family alone for a method without variants."""
         return f"{self.family} (variant {variant})" if variant else self.family
+
+    def meta_architecture_of(self, variant: str) -> str:
+        """cfg.MODEL.META_ARCHITECTURE of the models a checkpoint of ``variant`` converts for."""
+        return (self.variant_meta_architectures or {}).get(variant, self.meta_architecture)
 
 
 def registered_converters() -> Dict[str, OfficialConverter]:

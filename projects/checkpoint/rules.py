@@ -62,3 +62,24 @@ def convert_state_dict(official: Dict[str, torch.Tensor], rules) -> Dict[str, to
             raise ConversionError(f"Conversion maps two official keys onto {new_key!r} (second: {key!r})")
         converted[new_key] = value
     return converted
+
+
+# Official decoders that refine boxes keep a reference to the detector's heads (Deformable DETR, DAB-DETR,
+# DINO): the checkpoint stores each head twice, top-level and under ``transformer.decoder.``.
+DECODER_HEAD_ALIASES = re.compile(r"^transformer\.decoder\.((?:bbox|class)_embed\..*)$")
+
+
+def drop_decoder_aliases(official: Dict[str, torch.Tensor], pattern=DECODER_HEAD_ALIASES) -> Dict[str, torch.Tensor]:
+    """Remove every key matching ``pattern`` after checking it equals its top-level key (``pattern``'s group 1)."""
+    kept = {}
+    for key, value in official.items():
+        match = pattern.match(key)
+        if not match:
+            kept[key] = value
+            continue
+        target = official.get(match[1])
+        if target is None or target.shape != value.shape:
+            raise ConversionError(f"{key} has no top-level counterpart {match[1]!r} of the same shape")
+        if not value.is_meta and not target.is_meta and not torch.equal(value, target):
+            raise ConversionError(f"{key} differs from {match[1]}; official checkpoints store the same tensor twice")
+    return kept

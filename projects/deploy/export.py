@@ -13,6 +13,7 @@ from projects.deploy.requirements import require_deploy_extra
 
 MAX_BATCH = 1024
 METADATA_FILE = "detr_family.json"  # inside the .pt2 archive; ONNX keeps the same keys as metadata_props
+AOTI_METADATA_PREFIX = "detr_family."  # AOTInductor packages keep the keys (prefixed) beside the compiler's own
 
 
 def dynamic_shapes() -> Dict[str, Dict[int, object]]:
@@ -47,12 +48,14 @@ def load_program(path: str):
 
 
 def export_onnx(program: ExportedProgram, images: Tensor, image_sizes: Tensor, path: str,
-                metadata: Dict[str, object]) -> None:
+                metadata: Dict[str, object], lowering: str = "gather") -> None:
     """Convert ``program`` to an ONNX file at ``path`` (opset 18). The deformable attention op is
-    lowered to its grid-sample decomposition (``onnx_lowering``); ``metadata`` goes to metadata_props.
-    Needs the ``deploy`` extra."""
+    lowered to standard operators by ``lowering`` ("gather", the default, or "gridsample": see
+    ``onnx_lowering``); ``metadata`` goes to metadata_props. Needs the ``deploy`` extra."""
     require_deploy_extra("onnx", "onnxscript")
-    from projects.deploy.onnx_lowering import OPSET, TRANSLATIONS
+    from projects.deploy.onnx_lowering import OPSET, translations
+
+    table = translations(lowering)
 
     # optimize=False: the exporter's graph optimiser (onnxscript 0.7) produced an invalid graph
     # for these models; onnxruntime optimises the graph itself when it loads it. The math attention
@@ -60,11 +63,37 @@ def export_onnx(program: ExportedProgram, images: Tensor, image_sizes: Tensor, p
     # strides, and a reshape after it became a view that failed (SMCA).
     with sdpa_kernel(SDPBackend.MATH):
         onnx_program = torch.onnx.export(program, (images, image_sizes), dynamo=True, opset_version=OPSET,
-                                         custom_translation_table=TRANSLATIONS, output_names=list(OUTPUT_NAMES),
+                                         custom_translation_table=table, output_names=list(OUTPUT_NAMES),
                                          optimize=False, verbose=False)
     for key, value in metadata.items():
         onnx_program.model.metadata_props[key] = json.dumps(value)
     onnx_program.save(path)
+
+
+def export_aoti(program: ExportedProgram, path: str, metadata: Dict[str, object]) -> str:
+    """Compile ``program`` ahead of time with AOTInductor into a package at ``path`` (``.pt2``): a
+    shared library of the whole inference, no Python model code. The registered deformable attention
+    op stays a call through the dispatcher, so the process that loads the package must have loaded
+    ``ops._C`` (``import ops``; from C++, load ops/_C*.so before the package). ``metadata`` is kept
+    in the package as JSON strings (``load_aoti(path)[1]``). Needs a C++ compiler at export time."""
+    from torch._inductor import aoti_compile_and_package
+
+    stored = {AOTI_METADATA_PREFIX + key: json.dumps(value) for key, value in metadata.items()}
+    configs = {"aot_inductor.metadata": stored}
+    with torch.no_grad():
+        return aoti_compile_and_package(program, package_path=path, inductor_configs=configs)
+
+
+def load_aoti(path: str):
+    """(callable (images, image_sizes) -> (boxes, scores, labels), metadata) of an AOTInductor package
+    written by ``export_aoti``. Imports ``ops`` first, which registers the op the package calls."""
+    import ops  # noqa: F401  (loads ops._C: the package calls torch.ops.detr_family.ms_deform_attn)
+    from torch._inductor import aoti_load_package
+
+    compiled = aoti_load_package(path)
+    stored = compiled.get_metadata()
+    return compiled, {key[len(AOTI_METADATA_PREFIX):]: json.loads(value) for key, value in stored.items()
+                      if key.startswith(AOTI_METADATA_PREFIX)}
 
 
 def runner_metadata(cfg, class_names=None) -> Dict[str, object]:

@@ -5,7 +5,7 @@ full-model clipping, COCOEvaluator, up-front checks of the config against the da
 every image, a training data stream that ``--resume`` continues exactly (batches, augmentation
 and dropout are functions of the run seed and the iteration), a checkpoint written when
 training is interrupted, safe and atomic checkpoint files (``DetrCheckpointer``), a stop at the
-first non-finite prediction or loss, DistributedDataParallel on CPU too (gloo), mixed precision
+first non-finite prediction or loss on any rank or at a lasting divergence of the loss, DistributedDataParallel on CPU too (gloo), mixed precision
 (SOLVER.AMP: float16/bfloat16 on GPU, bfloat16 on CPU; ``projects.engine.amp``), an optional moving average
 of the weights (MODEL_EMA; ``projects.engine.ema``), and ``OUTPUT_DIR/training_curves.png`` (losses and AP)
 refreshed during and after training.
@@ -53,7 +53,9 @@ from projects.data.resumable_loader import ResumableTrainingStream, build_resuma
 from projects.data.skip_counter import SkippedImageCounter
 from projects.registry import registered_methods
 from projects.utils.determinism import StepSeed, run_seed
+from projects.utils.errors import ConfigError, DataError
 from projects.engine.ema import EMAHook, build_model_ema, evaluate_with_ema
+from projects.engine.divergence import DivergenceMonitor
 from projects.engine.finite_checks import install_finite_checks
 from projects.engine.interrupt import StepBoundaryInterrupt, StopAfterStep
 from projects.engine.curves import TrainingCurvesHook
@@ -96,17 +98,21 @@ def dataset_num_classes(dataset_name):
 
 
 def check_config_against_datasets(cfg, dataset_names=None):
-    """Fail early when a dataset path is missing or MODEL.DETR.NUM_CLASSES does not fit a dataset.
+    """Fail early when a dataset is not registered or its files are missing (DataError), or when
+    MODEL.DETR.NUM_CLASSES does not fit a dataset (ConfigError).
 
     ``dataset_names`` defaults to DATASETS.TRAIN + DATASETS.TEST; evaluation and inference tools
     pass the datasets they read (e.g. ``cfg.DATASETS.TEST`` for ``--eval-only``).
     """
     names = list(cfg.DATASETS.TRAIN) + list(cfg.DATASETS.TEST) if dataset_names is None else list(dataset_names)
-    check_dataset_paths(names)
+    try:
+        check_dataset_paths(names)
+    except (KeyError, FileNotFoundError) as error:
+        raise DataError(error.args[0] if error.args else str(error)) from error
     for name in names:
         found = dataset_num_classes(name)
         if found != cfg.MODEL.DETR.NUM_CLASSES:
-            raise ValueError(
+            raise ConfigError(
                 f"MODEL.DETR.NUM_CLASSES is {cfg.MODEL.DETR.NUM_CLASSES} but dataset '{name}' has {found} "
                 f"categories; set MODEL.DETR.NUM_CLASSES {found}"
             )
@@ -216,9 +222,10 @@ class Trainer(DefaultTrainer):
     @classmethod
     def build_model(cls, cfg):
         """Detectron2's model (logged), stopping training at the first non-finite prediction or loss
-        (``projects.engine.finite_checks``; the checks do nothing in eval mode)."""
+        (``projects.engine.finite_checks``, on every rank at once) or a lasting divergence of the loss
+        (SOLVER.DIVERGENCE, ``projects.engine.divergence``); the checks do nothing in eval mode."""
         model = super().build_model(cfg)
-        install_finite_checks(model)
+        install_finite_checks(model, DivergenceMonitor.from_config(cfg))
         return model
 
     @classmethod

@@ -8,6 +8,8 @@ sine_embedding: sine embeddings of scalars and normalised coordinates
 boxes: boxes predicted relative to a reference point or box
 input_proj: per-level input projections (backbone levels + extra stride-2 levels)
 conditional_attention: Conditional DETR's pre-projected, per-head concatenated cross-attention
+conditional_decoder_layer: Conditional DETR's decoder layer (DAB-DETR's too; optional self-attention mask)
+deformable/: the deformable-attention pieces (levels, encoder, decoder layer, heads, proposals)
 levels: valid (unpadded) sizes and ratios of padded feature maps
 heads: class / box head construction with the focal prior and zero-initialised box offsets
 """

@@ -43,8 +43,9 @@ def check_xyxy(boxes: Tensor, name: str = "boxes") -> None:
         )
 
 
-def _overlap_terms(boxes1: Tensor, boxes2: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    """IoU, union area and smallest-enclosing-box area of broadcastable xyxy boxes [..., 4]."""
+def _overlap_terms(boxes1: Tensor, boxes2: Tensor, eps: float = 0.0) -> Tuple[Tensor, Tensor, Tensor]:
+    """IoU (intersection / (union + eps)), union area and smallest-enclosing-box area of broadcastable
+    xyxy boxes [..., 4]."""
     inter_top_left = torch.maximum(boxes1[..., :2], boxes2[..., :2])
     inter_bottom_right = torch.minimum(boxes1[..., 2:], boxes2[..., 2:])
     inter_size = (inter_bottom_right - inter_top_left).clamp(min=0)
@@ -54,7 +55,7 @@ def _overlap_terms(boxes1: Tensor, boxes2: Tensor) -> Tuple[Tensor, Tensor, Tens
     hull_bottom_right = torch.maximum(boxes1[..., 2:], boxes2[..., 2:])
     hull_size = (hull_bottom_right - hull_top_left).clamp(min=0)
     hull = hull_size[..., 0] * hull_size[..., 1]
-    return intersection / union, union, hull
+    return intersection / (union + eps), union, hull
 
 
 def box_iou(boxes1: Tensor, boxes2: Tensor) -> Tuple[Tensor, Tensor]:
@@ -74,17 +75,19 @@ def generalized_box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
     return iou - (hull - union) / hull
 
 
-def paired_generalized_box_iou(boxes1: Tensor, boxes2: Tensor) -> Tensor:
+def paired_generalized_box_iou(boxes1: Tensor, boxes2: Tensor, eps: float = 0.0) -> Tensor:
     """Generalized IoU of corresponding xyxy boxes [N, 4], [N, 4] -> [N].
 
     Equals ``generalized_box_iou(boxes1, boxes2).diagonal()`` without the N x N matrix.
+    eps: added to the union and hull denominators (official DAB-DETR, DN-DETR and DINO box_ops: 1e-6;
+    DETR, Deformable/Conditional DETR, SMCA: none). Adding 0.0 leaves every value unchanged.
     """
     if boxes1.shape != boxes2.shape:
         raise ValueError(f"paired boxes need equal shapes, got {tuple(boxes1.shape)} and {tuple(boxes2.shape)}")
     check_xyxy(boxes1, "boxes1")
     check_xyxy(boxes2, "boxes2")
-    iou, union, hull = _overlap_terms(boxes1, boxes2)
-    return iou - (hull - union) / hull
+    iou, union, hull = _overlap_terms(boxes1, boxes2, eps)
+    return iou - (hull - union) / (hull + eps)
 
 
 
@@ -104,6 +107,7 @@ def boxes_from_reference_logits(delta: Tensor, reference_logits: Tensor) -> Tens
     return torch.cat((centre, delta[..., 2:]), dim=-1).sigmoid()
 
 
-def boxes_from_reference(delta: Tensor, reference: Tensor) -> Tensor:
-    """As ``boxes_from_reference_logits`` with a reference in sigmoid space ([..., 2 | 4] in (0, 1))."""
-    return boxes_from_reference_logits(delta, inverse_sigmoid(reference))
+def boxes_from_reference(delta: Tensor, reference: Tensor, eps: float = 1e-5) -> Tensor:
+    """As ``boxes_from_reference_logits`` with a reference in sigmoid space ([..., 2 | 4] in (0, 1));
+    ``eps``: the clamp of ``inverse_sigmoid`` (official Deformable DETR 1e-5, DAB-DETR and DINO 1e-3)."""
+    return boxes_from_reference_logits(delta, inverse_sigmoid(reference, eps))

@@ -39,18 +39,22 @@ class PreProjectedAttention(nn.Module):
         self.out_proj = nn.Linear(value_dim, value_dim)
         self.dropout = nn.Dropout(dropout)
 
-    def attention_probs(self, query, key, key_padding_mask=None):
-        """query: [B, Q, D]; key: [B, S, D]; key_padding_mask: [B, S] (True = ignore) -> [B, H, Q, S]."""
+    def attention_probs(self, query, key, key_padding_mask=None, attn_mask=None):
+        """query: [B, Q, D]; key: [B, S, D]; key_padding_mask: [B, S] (True = ignore); attn_mask: [Q, S]
+        bool (True = query i may not attend to key j, e.g. denoising groups) -> [B, H, Q, S]."""
         query = split_heads(query, self.num_heads)
         key = split_heads(key, self.num_heads)
         scores = (query * query.shape[-1] ** -0.5) @ key.transpose(-2, -1)
         if key_padding_mask is not None:
             scores = scores.masked_fill(key_padding_mask[:, None, None, :], float("-inf"))
+        if attn_mask is not None:
+            scores = scores.masked_fill(attn_mask, float("-inf"))
         return scores.softmax(dim=-1)
 
-    def forward(self, query, key, value, key_padding_mask=None):
-        """query: [B, Q, D]; key: [B, S, D]; value: [B, S, C]; key_padding_mask: [B, S] -> [B, Q, C]."""
-        probs = self.dropout(self.attention_probs(query, key, key_padding_mask))
+    def forward(self, query, key, value, key_padding_mask=None, attn_mask=None):
+        """query: [B, Q, D]; key: [B, S, D]; value: [B, S, C]; key_padding_mask: [B, S]; attn_mask: [Q, S]
+        -> [B, Q, C]."""
+        probs = self.dropout(self.attention_probs(query, key, key_padding_mask, attn_mask))
         return self.out_proj(merge_heads(probs @ split_heads(value, self.num_heads)))
 
 

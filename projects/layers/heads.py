@@ -32,14 +32,14 @@ def repeat_head(head: nn.Module, count: int, shared: bool) -> nn.ModuleList:
 
 
 def per_layer_predictions(class_heads: Sequence[nn.Module], box_heads: Sequence[nn.Module], hs: Tensor,
-                          references: List[Tensor]) -> Tuple[Tensor, Tensor]:
+                          references: List[Tensor], eps: float = 1e-5) -> Tuple[Tensor, Tensor]:
     """Per-layer logits [L, B, Q, K] and boxes [L, B, Q, 4] (normalised cxcywh).
 
     hs: [L, B, Q, C]; references: L x [B, Q, 2 | 4]. Layer i's box is predicted relative to the
-    reference that layer i received: sigmoid(box_head_i(hs_i) + inverse_sigmoid(ref_i)).
+    reference that layer i received: sigmoid(box_head_i(hs_i) + inverse_sigmoid(ref_i, eps)).
     """
     logits, boxes = [], []
     for layer, reference in enumerate(references):
         logits.append(class_heads[layer](hs[layer]))
-        boxes.append(boxes_from_reference(box_heads[layer](hs[layer]), reference))
+        boxes.append(boxes_from_reference(box_heads[layer](hs[layer]), reference, eps))
     return torch.stack(logits), torch.stack(boxes)

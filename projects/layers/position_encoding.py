@@ -75,12 +75,13 @@ class PositionEmbeddingLearned(nn.Module):
         return grid.permute(2, 0, 1)[None].expand(batch, -1, -1, -1).to(dtype)
 
 
-def build_position_encoding(kind, hidden_dim, offset=0.0):
-    """Return the encoding named ``kind`` ("sine" or "learned") producing ``hidden_dim`` channels."""
+def build_position_encoding(kind, hidden_dim, offset=0.0, temperature=10000.0):
+    """Return the encoding named ``kind`` ("sine" or "learned") producing ``hidden_dim`` channels.
+    ``offset`` and ``temperature`` apply to the sine encoding (DAB-DETR and DINO: temperature 20)."""
     if hidden_dim % 2:
         raise ValueError(f"hidden_dim must be even for a 2-d position encoding, got {hidden_dim}")
     if kind == "sine":
-        return PositionEmbeddingSine(hidden_dim // 2, normalize=True, offset=offset)
+        return PositionEmbeddingSine(hidden_dim // 2, temperature=temperature, normalize=True, offset=offset)
     if kind == "learned":
         return PositionEmbeddingLearned(hidden_dim // 2)
     raise ValueError(f"Unknown position embedding {kind!r}; expected 'sine' or 'learned'")

@@ -15,14 +15,18 @@ def with_pos(tensor, pos):
 
 
 class FeedForward(nn.Module):
-    """linear1 -> activation -> dropout -> linear2: [..., C] -> [..., C]."""
+    """linear1 -> activation -> dropout -> linear2: [..., C] -> [..., C].
+
+    ``activation`` "prelu" (official DAB-DETR) is a learned ``nn.PReLU`` (one slope) under the name
+    ``activation``, so its parameter is ``activation.weight`` as in the official checkpoints.
+    """
 
     def __init__(self, d_model, dim_feedforward, dropout, activation="relu"):
         super().__init__()
         self.linear1 = nn.Linear(d_model, dim_feedforward)
         self.linear2 = nn.Linear(dim_feedforward, d_model)
         self.dropout = nn.Dropout(dropout)
-        self.activation = activation_by_name(activation)
+        self.activation = nn.PReLU() if activation == "prelu" else activation_by_name(activation)
 
     def forward(self, x):
         hidden = self.linear1(x)

@@ -7,13 +7,21 @@ class_loss    the class-loss vocabulary ("softmax" / "focal") and its one check
 criterion     ``SetCriterion`` (+ two-stage) and ``build_criterion`` from MODEL.DETR
 matcher       ``HungarianMatcher``
 postprocess   detection selection and box scaling at inference
+denoising/    DN-DETR / DINO denoising: query builders, attention mask, output split, ``DenoisingCriterion``
+              (import from ``projects.modeling.denoising``)
+efficientnet_lite        ``EfficientNetLite`` trunk (registered ``build_efficientnet_lite_backbone``), MODEL.EFFICIENTNET
+efficientnet_fpn         Detectron2's FPN over it (``build_[retinanet_]efficientnet_lite_fpn_backbone``)
+efficientnet_weights     the packaged ImageNet weights: safe read, renaming (every key), missing-package error
+efficientnet_classifier  the 1000-class classifier and the preprocessing the weights were trained with
 
 Public names (importable from ``projects.modeling``): DETRBase, SingleLevelDETRBase, pack_outputs,
-MaskedBackbone, build_masked_backbone, SetCriterion, TwoStageSetCriterion, build_criterion,
+MaskedBackbone, build_masked_backbone, EfficientNetLite, add_efficientnet_config, SetCriterion, TwoStageSetCriterion, build_criterion,
 HungarianMatcher, CLASS_LOSSES, check_class_loss.
 """
 from projects.modeling.backbone import MaskedBackbone, build_masked_backbone
 from projects.modeling.class_loss import CLASS_LOSSES, check_class_loss
+from projects.modeling import efficientnet_fpn  # noqa: F401  (registers the FPN backbones)
+from projects.modeling.efficientnet_lite import EfficientNetLite, add_efficientnet_config
 from projects.modeling.criterion import SetCriterion, TwoStageSetCriterion, build_criterion
 from projects.modeling.matcher import HungarianMatcher
 from projects.modeling.meta_arch import DETRBase, pack_outputs
@@ -22,11 +30,13 @@ from projects.modeling.single_level import SingleLevelDETRBase
 __all__ = [
     "CLASS_LOSSES",
     "DETRBase",
+    "EfficientNetLite",
     "HungarianMatcher",
     "MaskedBackbone",
     "SetCriterion",
     "SingleLevelDETRBase",
     "TwoStageSetCriterion",
+    "add_efficientnet_config",
     "build_criterion",
     "build_masked_backbone",
     "check_class_loss",

@@ -1,12 +1,14 @@
-"""Backbone adapter: any Detectron2 backbone -> per-level (feature map, padding mask) pairs."""
+"""Backbone adapter: any Detectron2 backbone -> per-level (feature map, padding mask) pairs; and
+Detectron2's ResNet with res5 dilated as torchvision (the official DETR family) dilates it."""
 from typing import List, Tuple
 
 import torch
 from torch import nn
 
-from detectron2.modeling import Backbone, build_backbone
+from detectron2.modeling import BACKBONE_REGISTRY, Backbone, build_backbone, build_resnet_backbone
 
 from projects.layers.levels import downsample_mask
+from projects.utils.errors import ConfigError
 
 
 class MaskedBackbone(nn.Module):
@@ -50,3 +52,32 @@ class MaskedBackbone(nn.Module):
 def build_masked_backbone(cfg, in_features):
     """Build ``cfg.MODEL.BACKBONE`` through Detectron2's registry and wrap it."""
     return MaskedBackbone(build_backbone(cfg), in_features)
+
+
+@BACKBONE_REGISTRY.register()
+def build_resnet_torchvision_dilation_backbone(cfg, input_shape):
+    """Detectron2's ResNet (``build_resnet_backbone``, same keys and shapes) with torchvision's dilation rule.
+
+    torchvision's ``replace_stride_with_dilation=[False, False, True]`` (the DC5 of the official DETR and
+    Conditional DETR code) drops res5's stride but keeps dilation 1 in the first res5 block's
+    3x3 conv; only the later blocks use dilation 2. Detectron2's ``RES5_DILATION: 2`` dilates every
+    res5 block. With ``RES5_DILATION: 1`` this is ``build_resnet_backbone`` unchanged.
+    """
+    if cfg.MODEL.RESNETS.RES5_DILATION != 1 and cfg.MODEL.RESNETS.DEFORM_ON_PER_STAGE[3]:
+        raise ConfigError("build_resnet_torchvision_dilation_backbone: torchvision's dilation rule has no "
+                         "deformable res5; set MODEL.RESNETS.DEFORM_ON_PER_STAGE[3] to False")
+    resnet = build_resnet_backbone(cfg, input_shape)
+    if cfg.MODEL.RESNETS.RES5_DILATION != 1 and hasattr(resnet, "res5"):
+        undilate_first_block(resnet.res5)
+    return resnet
+
+
+def undilate_first_block(stage: nn.Sequential) -> None:
+    """Give the first block's 3x3 conv dilation 1 (padding 1: same output size), in place.
+
+    torchvision's ``_make_layer`` builds a dilated stage's first block with the previous dilation
+    (1 for res5) and the rest with the new one; the weights are unchanged.
+    """
+    conv = stage[0].conv2
+    conv.dilation = (1, 1)
+    conv.padding = tuple((k - 1) // 2 for k in conv.kernel_size)

@@ -55,6 +55,12 @@ def make_weight_dict(*, class_weight: float, bbox_weight: float, giou_weight: fl
     return {name + suffix: weight for suffix in suffixes for name, weight in base.items()}
 
 
+def box_part_losses(l1: Tensor, num_boxes: float) -> Dict[str, Tensor]:
+    """Logging only (official DAB-DETR / DN-DETR / DINO): the L1 box loss split into its centre and size
+    parts, ``loss_xy`` and ``loss_hw``. l1: [M, 4] per-coordinate L1 of the matched boxes (cxcywh)."""
+    return {"loss_xy": l1[:, :2].sum() / num_boxes, "loss_hw": l1[:, 2:].sum() / num_boxes}
+
+
 def matched_query_index(indices: MatchIndices) -> Tuple[Tensor, Tensor]:
     """(batch_idx [M], query_idx [M]) of all matched queries, for indexing [B, Q, ...] tensors."""
     batch_idx = torch.cat([torch.full_like(query, image) for image, (query, _) in enumerate(indices)])
@@ -82,6 +88,8 @@ class SetCriterion(nn.Module):
         eos_coef: float = 0.1,
         focal_alpha: float = 0.25,
         focal_gamma: float = 2.0,
+        log_box_parts: bool = False,
+        giou_eps: float = 0.0,
     ):
         """
         Args:
@@ -93,6 +101,8 @@ class SetCriterion(nn.Module):
             class_loss: "softmax" (cross-entropy, no-object weighted by ``eos_coef``) or "focal".
             eos_coef: softmax only: relative weight of the no-object class.
             focal_alpha, focal_gamma: focal only.
+            log_box_parts: the boxes loss also logs ``loss_xy`` and ``loss_hw`` (``box_part_losses``).
+            giou_eps: added to the GIoU loss's denominators (official DAB-DETR, DN-DETR, DINO box_ops: 1e-6).
         """
         super().__init__()
         check_class_loss(class_loss, "class_loss")
@@ -107,6 +117,8 @@ class SetCriterion(nn.Module):
         self.eos_coef = eos_coef
         self.focal_alpha = focal_alpha
         self.focal_gamma = focal_gamma
+        self.log_box_parts = log_box_parts
+        self.giou_eps = giou_eps
         if class_loss == "softmax":
             empty_weight = torch.ones(num_classes + 1)
             empty_weight[-1] = eos_coef
@@ -151,9 +163,13 @@ class SetCriterion(nn.Module):
         """``loss_bbox`` (L1 on normalised cxcywh) and ``loss_giou`` (1 - GIoU), both summed / num_boxes."""
         src_boxes = outputs["pred_boxes"][matched_query_index(indices)]
         target_boxes = torch.cat([t["boxes"][target] for t, (_, target) in zip(targets, indices)])
-        loss_bbox = F.l1_loss(src_boxes, target_boxes, reduction="none").sum() / num_boxes
-        giou = paired_generalized_box_iou(box_cxcywh_to_xyxy(src_boxes), box_cxcywh_to_xyxy(target_boxes))
-        return {"loss_bbox": loss_bbox, "loss_giou": (1 - giou).sum() / num_boxes}
+        l1 = F.l1_loss(src_boxes, target_boxes, reduction="none")
+        giou = paired_generalized_box_iou(box_cxcywh_to_xyxy(src_boxes), box_cxcywh_to_xyxy(target_boxes),
+                                          self.giou_eps)
+        losses = {"loss_bbox": l1.sum() / num_boxes, "loss_giou": (1 - giou).sum() / num_boxes}
+        if self.log_box_parts:
+            losses.update(box_part_losses(l1.detach(), num_boxes))
+        return losses
 
     @torch.no_grad()
     def loss_cardinality(self, outputs, targets: Targets, indices: MatchIndices,
@@ -264,11 +280,13 @@ def _top1_accuracy(logits: Tensor, labels: Tensor) -> Tensor:
     return (logits.argmax(-1) == labels).float().mean() * 100
 
 
-def build_criterion(cfg, class_loss: str, two_stage: bool = False):
+def build_criterion(cfg, class_loss: str, two_stage: bool = False, criterion_class=None, **criterion_kwargs):
     """SetCriterion (or the two-stage variant with ``_enc`` losses) configured by MODEL.DETR.
 
     class_loss: the model's, already read and checked from MODEL.DETR.CLASS_LOSS by its
     ``from_config`` (``projects.modeling.class_loss.check_method_config``).
+    criterion_class, criterion_kwargs: a SetCriterion subclass to build instead (e.g. the denoising
+    criterion of projects.modeling.denoising) and its extra constructor arguments.
     """
     detr = cfg.MODEL.DETR
     focal = {"focal_alpha": detr.FOCAL_ALPHA, "focal_gamma": detr.FOCAL_GAMMA}
@@ -279,8 +297,8 @@ def build_criterion(cfg, class_loss: str, two_stage: bool = False):
         class_weight=detr.CLASS_WEIGHT, bbox_weight=detr.L1_WEIGHT, giou_weight=detr.GIOU_WEIGHT,
         num_aux_layers=detr.DEC_LAYERS - 1 if detr.DEEP_SUPERVISION else 0, with_enc=two_stage,
     )
-    criterion_class = TwoStageSetCriterion if two_stage else SetCriterion
+    criterion_class = criterion_class or (TwoStageSetCriterion if two_stage else SetCriterion)
     return criterion_class(
         num_classes=detr.NUM_CLASSES, matcher=matcher, weight_dict=weight_dict, class_loss=class_loss,
-        eos_coef=detr.NO_OBJECT_WEIGHT, **focal,
+        eos_coef=detr.NO_OBJECT_WEIGHT, **focal, **criterion_kwargs,
     )

@@ -1,14 +1,20 @@
-"""What every viewing tool does around its own work: logging, config loading, clean errors."""
-import functools
+"""What every viewing tool does around its own work: logging, config loading, clean errors.
+
+The one-line errors are the project's mechanism (``projects.engine.one_line_errors``, shared with
+train_net.py): ``exit_on_input_error`` adds the tools' own ``ToolInputError`` to the project's types.
+"""
 import logging
-import os
 
 import torch
 
 from detectron2.utils.logger import setup_logger
 
-from projects.config import load_config
+from projects.engine.one_line_errors import PROJECT_ERRORS, exit_on_errors, load_command_config
 from projects.visualization.inputs import ToolInputError
+
+# The score threshold the docs adopt for drawing (docs/getting_started.md: clean pictures): tools/demo.py's
+# default --confidence-threshold, and the recall that train_net.py's last lines report.
+DEMO_SCORE_THRESHOLD = 0.5
 
 
 def setup_tool_logging(name: str) -> logging.Logger:
@@ -19,16 +25,10 @@ def setup_tool_logging(name: str) -> logging.Logger:
 
 
 def read_config(config_file: str, opts=()):
-    """``projects.config.load_config(config_file, opts)`` with a missing file, bad keys or an
-    unregistered method turned into ToolInputError, and MODEL.DEVICE set to "cpu" when the
+    """``projects.engine.one_line_errors.load_command_config(config_file, opts)`` (a missing file, bad
+    keys or an unregistered method: one-line errors), with MODEL.DEVICE set to "cpu" when the
     configured CUDA device is not available."""
-    if not os.path.isfile(config_file):
-        raise ToolInputError(f"config file not found: {config_file}")
-    try:
-        cfg = load_config(config_file, list(opts))
-    except (KeyError, ValueError, AssertionError, TypeError) as error:
-        detail = error.args[0] if error.args else type(error).__name__  # KeyError's str() adds quotes
-        raise ToolInputError(f"bad config {config_file} or override: {detail}") from None
+    cfg = load_command_config(config_file, opts)
     if cfg.MODEL.DEVICE.startswith("cuda") and not torch.cuda.is_available():
         logging.getLogger(__name__).info("CUDA is not available: running on the CPU")
         cfg = cfg.clone()
@@ -38,14 +38,6 @@ def read_config(config_file: str, opts=()):
     return cfg
 
 
-def exit_on_input_error(main):
-    """Decorate a tool's ``main``: a ToolInputError ends the program with its one-line message."""
-
-    @functools.wraps(main)
-    def wrapped(*args, **kwargs):
-        try:
-            return main(*args, **kwargs)
-        except ToolInputError as error:
-            raise SystemExit(f"error: {error}") from None
-
-    return wrapped
+# Decorate a tool's ``main``: a ToolInputError or a project error ends the program with its one-line
+# message (``error: ...``, exit status 1); DETR_FAMILY_DEBUG=1 shows the traceback instead.
+exit_on_input_error = exit_on_errors(ToolInputError, *PROJECT_ERRORS)

@@ -1,6 +1,7 @@
 """The official-behaviour fixtures under tests/fixtures/<method>/<name>.tiny.pt: loading, their configs, and the one
 runner of a fixture batch. The methods and fixtures are the files present; what a method needs to rebuild its
 fixtures' models it registers itself (projects/registry.py: ``official_config``, ``converter``)."""
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -53,11 +54,21 @@ def fixture_cfg(method, name):
     return cfg
 
 
+# The loss keys the shared SetCriterion / TwoStageSetCriterion give: final layer, "_<i>" aux layers, "_enc".
+SHARED_LOSS_KEY = re.compile(r"^(loss_ce|loss_bbox|loss_giou|class_error|cardinality_error)(_\d+|_enc)?$")
+
+
 def _criterion_fixtures():
-    """(method, name, class loss) of every fixture with a criterion section; the class loss ("softmax": CE with
-    a no-object class, "focal": sigmoid focal) and class cost are the ones the method's official config sets."""
+    """(method, name, class loss) of every fixture with a criterion section whose every stored loss is one the
+    shared criterion gives (a method's own losses, e.g. denoising ``_dn`` or DINO's ``_interm``, are tested
+    through the method's criterion by its own fixture tests); the class loss ("softmax": CE with a no-object
+    class, "focal": sigmoid focal) and class cost are the ones the method's official config sets."""
     return [(method, name, fixture_cfg(method, name).MODEL.DETR.CLASS_LOSS)
-            for method, name in model_fixtures() if "criterion" in cached_fixture(method, name)]
+            for method, name in model_fixtures() if _shared_losses_only(cached_fixture(method, name))]
+
+
+def _shared_losses_only(fixture) -> bool:
+    return "criterion" in fixture and all(SHARED_LOSS_KEY.match(key) for key in fixture["criterion"]["losses"])
 
 
 CRITERION_FIXTURES = _criterion_fixtures()

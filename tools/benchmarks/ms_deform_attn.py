@@ -13,7 +13,7 @@ the CPU (what other processes on a shared machine disturb least).
 
     python tools/benchmarks/ms_deform_attn.py [--threads 1 2] [--repeats 5] [--device cpu cuda]
         [--shapes encoder_512 decoder_512 encoder_800x1216_b2 decoder_800x1216_b2]
-        [--dtype float32 bfloat16 float16] [--locations model uniform]
+        [--dtype float32 bfloat16 float16] [--locations model uniform random]
 
 On a shared machine pin it and name the thread count, e.g.
 ``OMP_NUM_THREADS=1 taskset -c 1 python tools/benchmarks/ms_deform_attn.py --threads 1``; the
@@ -74,8 +74,9 @@ def model_locations(batch, levels, queries, generator):
 
 
 def make_inputs(batch, levels, queries, device, dtype, locations="model", seed=0):
-    """Inputs of ms_deform_attn; ``locations`` "model" (see model_locations) or "uniform" (anywhere
-    in [-0.05, 1.05], no locality: the cache's worst case). Returns
+    """Inputs of ms_deform_attn; ``locations`` "model" (see model_locations), "uniform" (anywhere
+    in [-0.05, 1.05], no locality: the cache's worst case) or "random" (uniform in [0, 1], as the
+    acceptance check of issue 23 draws them). Returns
     ([value, spatial_shapes, level_start_index, locations, weights], grad_output)."""
     generator = torch.Generator().manual_seed(seed)
     spatial_shapes = torch.tensor(levels, dtype=torch.long)
@@ -85,6 +86,8 @@ def make_inputs(batch, levels, queries, device, dtype, locations="model", seed=0
     value = torch.randn(batch, tokens, HEADS, CHANNELS, generator=generator)
     if locations == "model":
         sampling_locations = model_locations(batch, levels, queries, generator)
+    elif locations == "random":
+        sampling_locations = torch.rand(batch, queries, HEADS, len(levels), POINTS, 2, generator=generator)
     else:
         sampling_locations = torch.rand(batch, queries, HEADS, len(levels), POINTS, 2, generator=generator) * 1.1 - 0.05
     weights = torch.rand(batch, queries, HEADS, len(levels) * POINTS, generator=generator).softmax(-1)
@@ -353,8 +356,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=5, help="timed repeats per measurement")
     parser.add_argument("--device", nargs="+", default=["cpu", "cuda"], choices=["cpu", "cuda"])
     parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
-    parser.add_argument("--locations", default="model", choices=["model", "uniform"],
-                        help="sampling locations as a model makes them, or uniform (no locality)")
+    parser.add_argument("--locations", default="model", choices=["model", "uniform", "random"],
+                        help="sampling locations as a model makes them, uniform in [-0.05, 1.05] "
+                             "(no locality), or random in [0, 1]")
     parser.add_argument("--dtype", nargs="+", default=["float32"], choices=list(DTYPES),
                         help="value dtype (locations and weights follow it)")
     args = parser.parse_args()

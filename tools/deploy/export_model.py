@@ -4,13 +4,18 @@
     python tools/deploy/export_model.py --config-file configs/quickstart/deformable_detr_embedded.yaml \\
         --format onnx --output output/export [--sample-image IMAGE] MODEL.WEIGHTS model_final.pth
     python tools/deploy/export_model.py --config-file ... --format torch_export --output output/export ...
+    python tools/deploy/export_model.py --config-file ... --format aoti --output output/export ...
 
 What is exported is the model's whole inference as tensors: images [B, 3, H, W] float pixels (0..255,
 INPUT.FORMAT channel order, resized as the test loader resizes, zero-padded bottom/right) and
 image_sizes [B, 2] int64 (h, w) -> boxes [B, K, 4] (x0, y0, x1, y1 in those pixels), scores [B, K],
 labels [B, K]; batch, height and width are dynamic. The output folder gets model.onnx (run it with
-tools/deploy/onnx_inference.py) or model.pt2 (``import ops`` then ``torch.export.load``). Both are
-checked against the PyTorch model on the sample (or a synthetic image) before the tool ends.
+tools/deploy/onnx_inference.py), model.pt2 (``import ops`` then ``torch.export.load``) or
+model_aoti.pt2 (an AOTInductor package: ``projects.deploy.load_aoti``, or ``import ops`` then
+``torch._inductor.aoti_load_package``). Each is checked against the PyTorch model on the sample (or a
+synthetic image) before the tool ends. The backbone's frozen batch norms are folded into their
+convolutions first (--no-fold-frozen-bn keeps them); --lowering picks the ONNX lowering of the
+deformable attention op (gather, the default, or gridsample).
 """
 import argparse
 import logging
@@ -20,9 +25,10 @@ import numpy as np
 import torch
 
 from projects.deploy import (
-    DEPLOY_EXTRA_HINT, ExportableDetector, example_batch, export_onnx, export_program, runner_metadata,
-    save_program,
+    DEPLOY_EXTRA_HINT, ExportableDetector, example_batch, export_aoti, export_onnx, export_program, load_aoti,
+    runner_metadata, save_program,
 )
+from projects.deploy.fold_batchnorm import fold_frozen_batchnorm
 from projects.deploy.requirements import missing_modules
 from projects.engine.launch import register_datasets
 from projects.visualization import (
@@ -30,7 +36,8 @@ from projects.visualization import (
     setup_tool_logging,
 )
 
-FORMATS = {"onnx": "model.onnx", "torch_export": "model.pt2"}
+FORMATS = {"onnx": "model.onnx", "torch_export": "model.pt2", "aoti": "model_aoti.pt2"}
+LOWERINGS = ("gather", "gridsample")  # projects.deploy.onnx_lowering.LOWERINGS (imported only with onnxscript)
 logger = logging.getLogger("export_model")
 
 
@@ -40,6 +47,10 @@ def parse_args(argv=None):
     parser.add_argument("--format", required=True, choices=sorted(FORMATS), help="what to write")
     parser.add_argument("--output", required=True, help="output folder")
     parser.add_argument("--sample-image", help="an image to export with and check on (default: a synthetic one)")
+    parser.add_argument("--fold-frozen-bn", action=argparse.BooleanOptionalAction, default=True,
+                        help="fold the backbone's FrozenBatchNorm2d into its convolutions (default: on)")
+    parser.add_argument("--lowering", choices=LOWERINGS, default="gather",
+                        help="ONNX lowering of the deformable attention op (default: gather)")
     parser.add_argument("opts", nargs=argparse.REMAINDER, help="config overrides: KEY VALUE pairs (MODEL.WEIGHTS x.pth)")
     return parser.parse_args(argv)
 
@@ -75,6 +86,9 @@ def run_exported(args, path, images, sizes, program):
     if args.format == "torch_export":
         with torch.no_grad():
             return program.module()(images, sizes)
+    if args.format == "aoti":
+        with torch.no_grad():
+            return load_aoti(path)[0](images, sizes)
     import onnxruntime
 
     session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
@@ -92,6 +106,8 @@ def main(argv=None):
     class_names = getattr(dataset_metadata(cfg), "thing_classes", [])
     predictor = BatchPredictor(cfg)  # builds the model and loads MODEL.WEIGHTS (strictly)
     images, sizes = example_batch(predictor.model_input(image)["image"].float())
+    if args.fold_frozen_bn:
+        logger.info("folded %d frozen batch norms into their convolutions", fold_frozen_batchnorm(predictor.model))
     detector = ExportableDetector(predictor.model)
     program = export_program(detector, images, sizes)
     os.makedirs(args.output, exist_ok=True)
@@ -99,8 +115,10 @@ def main(argv=None):
     metadata = runner_metadata(cfg, class_names)
     if args.format == "torch_export":
         save_program(program, path, metadata)
+    elif args.format == "aoti":
+        export_aoti(program, path, metadata)
     else:
-        export_onnx(program, images, sizes, path, metadata)
+        export_onnx(program, images, sizes, path, metadata, lowering=args.lowering)
     with torch.no_grad():
         expected = detector(images, sizes)
     differences = max_differences(run_exported(args, path, images, sizes, program), expected)

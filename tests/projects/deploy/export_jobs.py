@@ -1,5 +1,6 @@
 """One method's export, run in a worker process by test_export_methods.py: torch.export and ONNX
-files of its tiny model, and the PyTorch outputs the test compares them with."""
+files of its tiny model with its frozen batch norms folded (as tools/deploy/export_model.py exports
+by default), the PyTorch outputs the test compares them with, and the unfolded model's outputs."""
 import traceback
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from detectron2.data.detection_utils import read_image
 from projects.data import build_detr_augmentation
 from projects.deploy import (ExportableDetector, batch_images, example_batch, export_onnx, export_program,
                              load_program, runner_metadata, save_program)
+from projects.deploy.fold_batchnorm import fold_frozen_batchnorm
 
 from .tiny_methods import embedded_val_images, random_images, tiny_config, tiny_model
 
@@ -33,15 +35,19 @@ def _run(method, output_dir):
     cfg = tiny_config(method)
     model = tiny_model(method)
     detector = ExportableDetector(model)
+    images = test_inputs(cfg)
+    batches = {"pair": batch_images(images), "single": batch_images(images[1:])}
+    with torch.no_grad():
+        unfolded = {name: detector(*batch) for name, batch in batches.items()}
+    fold_frozen_batchnorm(model)
     sample = example_batch(random_images([EXPORT_SIZE], seed=1)[0])
     program = export_program(detector, *sample)
     files = {"pt2": str(Path(output_dir) / f"{method}.pt2"), "onnx": str(Path(output_dir) / f"{method}.onnx")}
     save_program(program, files["pt2"], runner_metadata(cfg))
     export_onnx(program, *sample, files["onnx"], runner_metadata(cfg))
     loaded, metadata = load_program(files["pt2"])
-    images = test_inputs(cfg)
-    batches = {"pair": batch_images(images), "single": batch_images(images[1:])}
     results = {"files": files, "metadata": metadata, "batches": batches, "eager": {}, "program": {}, "loaded": {},
+               "unfolded": unfolded,
                "sample_size": tuple(sample[0].shape[-2:]),
                "op_nodes": sum(node.target == torch.ops.detr_family.ms_deform_attn.default
                                for node in program.graph.nodes)}

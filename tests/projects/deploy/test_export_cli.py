@@ -72,10 +72,26 @@ def test_missing_deploy_extra_names_it(tmp_path, monkeypatch, no_model_building)
     assert message == "error: --format onnx needs onnxruntime, from the 'deploy' extra: pip install -e .[deploy]"
 
 
+def test_fold_frozen_bn_is_on_by_default_and_formats_include_aoti():
+    args = export_model.parse_args(["--config-file", CONFIG, "--format", "aoti", "--output", "out"])
+    assert args.fold_frozen_bn and args.lowering == "gather"
+    args = export_model.parse_args(["--config-file", CONFIG, "--format", "onnx", "--output", "out",
+                                    "--no-fold-frozen-bn", "--lowering", "gridsample"])
+    assert not args.fold_frozen_bn and args.lowering == "gridsample"
+
+
 @pytest.mark.skipif(not kernel_available("cpu"), reason="needs the compiled op ops._C")
-def test_torch_export_run_writes_a_loadable_program(tmp_path):
+def test_torch_export_run_writes_a_loadable_program(tmp_path, monkeypatch):
+    folded, real_fold = [], export_model.fold_frozen_batchnorm
+
+    def counting_fold(model):
+        folded.append(real_fold(model))
+        return folded[-1]
+
+    monkeypatch.setattr(export_model, "fold_frozen_batchnorm", counting_fold)
     path, differences = export_model.main(["--config-file", CONFIG, "--format", "torch_export",
                                            "--output", str(tmp_path), *OPTS])
+    assert folded and folded[0] > 0  # the tiny model's eval-mode batch norms, folded by default
     assert path.endswith("model.pt2")
     # The tool's own check on the sample batch; float32 (scores 1e-4, boxes 1e-2 px), labels exact.
     assert differences["scores"] <= 1e-4 and differences["boxes"] <= 1e-2 and differences["labels"] == 0

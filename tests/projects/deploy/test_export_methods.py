@@ -1,6 +1,7 @@
-"""Every method's tiny model exported to ONNX and with torch.export (dynamic batch, height, width)
-and compared with PyTorch eager on two embedded-dataset images of other sizes than the export
-sample (as a padded pair and alone). The exports run in two worker processes (one per CPU core of
+"""Every method's tiny model, its frozen batch norms folded, exported to ONNX (the default gather
+lowering of the deformable attention op) and with torch.export (dynamic batch, height, width) and
+compared with PyTorch eager on two embedded-dataset images of other sizes than the export sample (as
+a padded pair and alone); and what the folding changed. The exports run in two worker processes (one per CPU core of
 the CI machine) before the per-method tests read their results."""
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
@@ -74,6 +75,13 @@ def test_torch_export_matches_eager_and_survives_save_load(exports, method):
         assert results["op_nodes"] >= attention_modules
     else:
         assert results["op_nodes"] == 0
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+def test_folding_frozen_batchnorm_changes_only_rounding(exports, method):
+    results = _results(exports, method)
+    for name in results["batches"]:
+        assert_same_detections(results["eager"][name], results["unfolded"][name])
 
 
 @pytest.mark.parametrize("method", list(METHODS))

@@ -54,3 +54,21 @@ def test_folding_keeps_an_existing_conv_bias_and_a_second_call_folds_nothing():
         # one float32 conv + affine against one folded conv: rounding only
         torch.testing.assert_close(conv(x), expected, atol=1e-5, rtol=1e-5)
     assert fold_frozen_batchnorm(conv) == 0
+
+
+def test_eval_batchnorm_is_folded_and_a_training_one_is_not():
+    norm = torch.nn.BatchNorm2d(4)
+    norm.running_mean.copy_(torch.tensor([1.0, 0.0, -1.0, 2.0]))
+    norm.running_var.copy_(torch.tensor([4.0, 1.0, 0.25, 9.0]))
+    with torch.no_grad():
+        norm.weight.copy_(torch.tensor([0.5, 1.0, 2.0, -1.0]))
+        norm.bias.copy_(torch.tensor([0.1, -0.2, 0.3, 0.0]))
+    conv = Conv2d(3, 4, kernel_size=3, padding=1, bias=False, norm=norm)
+    assert fold_frozen_batchnorm(conv) == 0  # training mode: batch statistics, nothing to fold
+    conv.eval()
+    x = torch.randn(2, 3, 8, 8, dtype=torch.float32)
+    with torch.no_grad():
+        expected = conv(x)
+        assert fold_frozen_batchnorm(conv) == 1 and conv.norm is None
+        # float32 conv + affine against one folded conv: rounding only
+        torch.testing.assert_close(conv(x), expected, atol=1e-5, rtol=1e-5)

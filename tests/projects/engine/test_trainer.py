@@ -15,6 +15,7 @@ from projects.checkpoint.checkpointer import DetrCheckpointer
 from projects.engine.amp import DetrAMPTrainer
 from projects.engine.ema import EMAHook
 from projects.engine.trainer import Trainer, check_config_against_datasets, cpu_capable_ddp
+from projects.utils.errors import DataError
 from projects.engine.solver import build_detr_optimizer, detr_param_groups
 from tests.harness.e2e_utils import tiny_cfg
 
@@ -36,7 +37,7 @@ def test_missing_dataset_path_names_the_path(tmp_path):
     register_coco_instances("missing_json_for_test", {}, str(missing), str(tmp_path))
     try:
         cfg = quickstart_cfg(tmp_path, ["DATASETS.TRAIN", ("missing_json_for_test",)])
-        with pytest.raises(FileNotFoundError, match=str(missing)):
+        with pytest.raises(DataError, match=str(missing)):  # one of the project's one-line errors
             check_config_against_datasets(cfg)
     finally:
         DatasetCatalog.remove("missing_json_for_test")

@@ -9,7 +9,7 @@ from detectron2.modeling import build_model
 
 import ops
 from projects.config import load_config
-from tests.tools.tool_utils import DETR_CONFIG, QUICKSTART, TINY_OPTS, load_tool
+from tests.tools.tool_utils import DETR_CONFIG, QUICKSTART, ROOT, TINY_OPTS, load_tool
 
 SIZE = ["--sizes", "64x96", "--threads", "1", "--repeats", "1"]
 
@@ -54,14 +54,17 @@ def test_eager_and_reference_for_a_model_with_and_without_the_op(tool):
     assert rows[with_op][3].endswith("x)")  # seconds and the ratio to eager
 
 
-def test_onnxruntime_backend(tool):
+def test_onnx_backends_both_lowerings(tool):
     pytest.importorskip("onnxruntime", reason="needs the deploy extra (pip install -e .[deploy])")
-    rows = table_rows(run_tool(tool, ["--backends", "onnxruntime", *SIZE, "--config-file", DETR_CONFIG,
-                                      "--", *TINY_OPTS]))
-    assert rows[DETR_CONFIG][3].endswith("x)")
+    printed = run_tool(tool, ["--backends", "onnx_gridsample", "onnx_gather", *SIZE, "--config-file", DETR_CONFIG,
+                              "--", *TINY_OPTS])
+    assert "median [min-max] of 1 calls" in printed
+    eager, gridsample, gather = table_rows(printed)[DETR_CONFIG][2:]
+    assert eager.endswith("]") and gridsample.endswith("x)") and gather.endswith("x)")
 
 
-def test_config_file_is_required(tool, capsys):
-    with pytest.raises(SystemExit):
-        tool.parse_args([])
-    assert "--config-file" in capsys.readouterr().err
+def test_default_configs_and_quick_mode(tool):
+    args = tool.parse_args(["--quick", "--", "MODEL.DETR.NHEADS", "4"])
+    assert args.config_file == tool.DEFAULT_CONFIGS and all((ROOT / path).is_file() for path in args.config_file)
+    assert (args.sizes, args.threads, args.repeats) == (["256x256"], [1], 2)
+    assert args.opts[-2:] == ["MODEL.DETR.NHEADS", "4"] and args.backends == tool.DEFAULT_BACKENDS
