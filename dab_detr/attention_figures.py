@@ -30,7 +30,8 @@ class DABDETRRecorder(AttentionRecorder):
     layer used are the model's outputs["anchors"]."""
 
     def register(self, model):
-        self.hooks.before(model.transformer, lambda module, args: self.records.update(feature_hw=tuple(args[0].shape[-2:])))
+        self.hooks.before(model.transformer,
+                          lambda module, args: self.records.update(feature_hw=tuple(args[0].shape[-2:])))
         decoder = model.transformer.decoder
         self.hooks.after(decoder.ref_anchor_head, lambda module, args, out: self.records.update(ref_wh=out.sigmoid()))
         self.hooks.before(decoder.layers[-1].cross_attn, self._store_probabilities, with_kwargs=True)

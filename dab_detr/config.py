@@ -17,8 +17,8 @@ def add_dab_detr_config(cfg):
             (the deformable model hard-codes relu).
         POSITION_TEMPERATURE: temperature of the image position encoding (official single-scale: 20 for
             both axes; the deformable model uses Deformable DETR's 10000 with the -0.5 offset).
-        RANDOM_REFPOINTS_XY: draw the anchors' (x, y) uniformly at initialisation and keep them fixed
-            (official ``--random_refpoints_xy``; off by default).
+        RANDOM_REFPOINTS_XY: draw the anchors' (x, y) uniformly at initialisation (official
+            ``--random_refpoints_xy``, off by default; its attempt to freeze them has no effect, so they train).
         NUM_FEATURE_LEVELS, ENC_N_POINTS, DEC_N_POINTS, ATTENTION_IMPL: DABDeformableDETR only, as
             MODEL.DEFORMABLE_DETR's keys of the same names.
     MODEL.DN (DN-DETR denoising training, both DAB models):

@@ -5,8 +5,9 @@ The layouts differ from ours only where every official DETR-family checkpoint do
 the torchvision trunk, the layer FFNs), in the PReLU of the single-scale layers (``activation``, which
 lives in our FFN module), and in the decoder's aliases of the box heads
 (``transformer.decoder.bbox_embed.*``), which we drop after checking they equal the top-level heads.
-Variants: "single_scale" (DABDETR) and "deformable" (DABDeformableDETR); the DN-DETR checkpoints are
-the same plus ``label_enc.weight`` (MODEL.DN.ENABLED).
+Variants (the official ``--modelname``): "dab_detr" (DABDETR) and "dab_deformable_detr" (DABDeformableDETR);
+the DN-DETR checkpoints ("dn_dab_detr", "dn_dab_deformable_detr") are the same plus ``label_enc.weight``
+(MODEL.DN.ENABLED).
 """
 from typing import Dict, Optional
 
@@ -25,33 +26,43 @@ DAB_DETR_RULES = list(SHARED_RULES) + [
 
 ANCHORS = "refpoint_embed.weight"
 DENOISING = "label_enc.weight"
-# what tells the two variants apart (both have the anchors); DINO and Deformable DETR have no ``refpoint_embed``
-VARIANT_KEYS = {
-    "single_scale": ("transformer.decoder.ref_anchor_head.layers.0.weight", "input_proj.weight"),
-    "deformable": ("transformer.level_embed", "tgt_embed.weight"),
+# what tells the two models apart (both have the anchors); DINO and Deformable DETR have no ``refpoint_embed``
+MODEL_KEYS = {
+    "dab_detr": ("transformer.decoder.ref_anchor_head.layers.0.weight", "input_proj.weight"),
+    "dab_deformable_detr": ("transformer.level_embed", "tgt_embed.weight"),
 }
-META_ARCHITECTURES = {"single_scale": "DABDETR", "deformable": "DABDeformableDETR"}
-FAMILIES = {"single_scale": "DAB-DETR", "deformable": "DAB-Deformable-DETR"}
+META_ARCHITECTURES = {"dab_detr": "DABDETR", "dab_deformable_detr": "DABDeformableDETR"}
+FAMILIES = {"dab_detr": "DAB-DETR", "dab_deformable_detr": "DAB-Deformable-DETR"}
+DN_PREFIX = "dn_"
+
+
+def read_model(official) -> Optional[str]:
+    """"dab_detr" (single-scale) or "dab_deformable_detr" when ``official`` is one of the DAB models
+    (with or without DN-DETR's ``label_enc``), else None."""
+    if ANCHORS not in official:
+        return None
+    return next((model for model, keys in MODEL_KEYS.items() if all(key in official for key in keys)), None)
 
 
 def read_variant(official, denoising: bool) -> Optional[str]:
-    """"single_scale" or "deformable" when ``official`` is that DAB model (with ``label_enc`` exactly
-    when ``denoising``: the DN-DETR checkpoints), else None."""
-    if ANCHORS not in official or (DENOISING in official) != denoising:
+    """The variant name of ``official`` (the official ``--modelname``: "dab_detr", "dab_deformable_detr",
+    with denoising "dn_dab_detr", "dn_dab_deformable_detr"), when it has ``label_enc`` exactly when
+    ``denoising`` (the DN-DETR checkpoints); else None."""
+    model = read_model(official)
+    if model is None or (DENOISING in official) != denoising:
         return None
-    for variant, keys in VARIANT_KEYS.items():
-        if all(key in official for key in keys):
-            return variant
-    return None
+    return DN_PREFIX + model if denoising else model
+
+
+def describe(variant: str) -> str:
+    """E.g. "DN-DAB-Deformable-DETR" for "dn_dab_deformable_detr"."""
+    model = variant[len(DN_PREFIX):] if variant.startswith(DN_PREFIX) else variant
+    return ("DN-" if variant.startswith(DN_PREFIX) else "") + FAMILIES[model]
 
 
 def variant_of_config(cfg) -> str:
-    return "deformable" if cfg.MODEL.META_ARCHITECTURE == "DABDeformableDETR" else "single_scale"
-
-
-def describe(variant: str, denoising: bool) -> str:
-    """E.g. "DN-DAB-Deformable-DETR"."""
-    return ("DN-" if denoising else "") + FAMILIES[variant]
+    model = "dab_deformable_detr" if cfg.MODEL.META_ARCHITECTURE == "DABDeformableDETR" else "dab_detr"
+    return DN_PREFIX + model if cfg.MODEL.DN.ENABLED else model
 
 
 def reduce_classes(converted: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -78,16 +89,18 @@ def make_converter(method: str, family: str, denoising: bool) -> OfficialConvert
         return reduce_classes(converted) if coco_to_contiguous else converted
 
     def check_config(official, converted, cfg) -> None:
-        found, wanted = describe(read_variant(official, denoising), denoising), describe(
-            variant_of_config(cfg), bool(cfg.MODEL.DN.ENABLED))
+        found, wanted = read_variant(official, denoising), variant_of_config(cfg)
         if found != wanted:
-            raise ConversionError(f"The checkpoint is a {found} checkpoint, but the config builds {wanted} "
-                                  f"({cfg.MODEL.META_ARCHITECTURE}, MODEL.DN.ENABLED {cfg.MODEL.DN.ENABLED}): use the "
-                                  f"config of the checkpoint's variant (configs/dab_detr/)")
+            raise ConversionError(f"The checkpoint is a {describe(found)} checkpoint, but the config builds "
+                                  f"{describe(wanted)} ({cfg.MODEL.META_ARCHITECTURE}, MODEL.DN.ENABLED "
+                                  f"{cfg.MODEL.DN.ENABLED}): use the config of the checkpoint's variant "
+                                  f"(configs/dab_detr/)")
 
     converter = OfficialConverter(method=method, family=family, meta_architecture="DABDETR", detect=detect,
                                   convert=convert, check_config=check_config,
-                                  variant_meta_architectures=META_ARCHITECTURES)
+                                  variant_meta_architectures={
+                                      (DN_PREFIX if denoising else "") + model: architecture
+                                      for model, architecture in META_ARCHITECTURES.items()})
     return converter
 
 

@@ -7,7 +7,6 @@ from detectron2.modeling import META_ARCH_REGISTRY
 
 from projects.layers.heads import class_and_box_heads
 from projects.layers.position_encoding import build_position_encoding
-from projects.modeling.meta_arch import pack_outputs
 from projects.modeling.single_level import SingleLevelDETRBase
 
 from .anchors import refine_anchors
@@ -32,8 +31,8 @@ class DABDETR(AnchorQueries, SingleLevelDETRBase):
     @configurable
     def __init__(self, *, num_classes: int, prior_prob: float = 0.01, random_refpoints_xy: bool = False,
                  denoising=None, **kwargs):
-        """num_classes: sigmoid logits; prior_prob: initial class probability; random_refpoints_xy: uniform,
-        frozen anchor centres; denoising: DN-DETR training options (None: off); kwargs: SingleLevelDETRBase's."""
+        """num_classes: sigmoid logits; prior_prob: initial class probability; random_refpoints_xy: uniform
+        initial anchor centres; denoising: DN-DETR training options (None: off); kwargs: SingleLevelDETRBase's."""
         super().__init__(**kwargs)
         num_queries, hidden_dim = self.query_embed.weight.shape
         del self.query_embed  # the base's learned queries: DAB-DETR's queries are anchors + (zero) content
@@ -70,7 +69,7 @@ class DABDETR(AnchorQueries, SingleLevelDETRBase):
     def predict(self, levels, image_sizes, pixel_mask, targets=None):
         """levels: [(feature [B, C, H, W], mask [B, H, W])] (the last one is used) -> outputs dict (see
         DETRBase); also "anchors": the L anchors [B, Q, 4] the decoder layers used. In training with
-        denoising, the denoising part goes to outputs["denoising"] (see ``AnchorQueries``)."""
+        denoising, the denoising part goes to outputs["dn_outputs"] / ["dn_queries"] (``AnchorQueries``)."""
         feature, mask = levels[-1]
         pos = self.position_embedding(mask, dtype=feature.dtype)
         batch = feature.shape[0]

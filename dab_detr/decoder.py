@@ -33,7 +33,7 @@ class DABDecoder(nn.Module):
     def modulated_sine_embed(self, anchor_embed: Tensor, tgt: Tensor, anchors: Tensor, is_first: bool) -> Tensor:
         """The positional query of the cross-attention (paper eq. 6 and Sec. 4.3).
 
-        anchor_embed: [B, Q, 4C/2 ...] sine embedding of the anchors (y, x, w, h blocks of C/2);
+        anchor_embed: [B, Q, 2C] sine embedding of the anchors (y, x, w, h blocks of C/2 each);
         tgt: [B, Q, C] the layer's input content; anchors: [B, Q, 4] -> [B, Q, C]: the (y, x) blocks times
         lambda_q = query_scale(tgt) (1 in layer 0), then the x block times w_ref / w and the y block times
         h_ref / h, with (w_ref, h_ref) = sigmoid(ref_anchor_head(tgt)).

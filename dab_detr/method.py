@@ -40,7 +40,8 @@ def official_config(cfg, args, variant):
     cfg.MODEL.DN.ENABLED = bool(args.get("use_dn", False))
     if cfg.MODEL.DN.ENABLED:
         cfg.MODEL.DN.NUM_GROUPS = args["scalar"]
-        cfg.MODEL.DN.LABEL_NOISE_RATIO, cfg.MODEL.DN.BOX_NOISE_SCALE = args["label_noise_scale"], args["box_noise_scale"]
+        cfg.MODEL.DN.LABEL_NOISE_RATIO = args["label_noise_scale"]
+        cfg.MODEL.DN.BOX_NOISE_SCALE = args["box_noise_scale"]
 
 
 # the recorders of tools/visualize_attention.py, imported on use (their module imports matplotlib)

@@ -1,5 +1,8 @@
-"""DAB-DETR's Hugging Face transformers counterpart (``DabDetrForObjectDetection``) for tools/benchmarks/peers.py.
+"""DAB-DETR's Hugging Face transformers counterpart (transformers 5.23 ships ``DabDetrForObjectDetection``)
+for tools/benchmarks/peers.py: not registered yet (``PEER = None``).
 
-Not registered yet (None): see docs/models.md. Names only: transformers is never imported here.
+What blocks it: projects/benchmark/hf_weights.py applies ``LAYER_RULES`` to every mapped name, renaming
+``.out_proj.`` to ``.o_proj.``, while HF's DAB-DETR encoder keeps ``self_attn.out_proj`` (its decoder
+uses ``self_attn.self_attn.output_proj``); a peer needs to be able to opt out of those shared renames.
 """
 PEER = None

@@ -79,7 +79,7 @@ class AnchorQueries:
         options = {"log_box_parts": cls.logs_box_parts, "giou_eps": GIOU_EPS}
         if not cfg.MODEL.DN.ENABLED:
             return build_criterion(cfg, class_loss, **options)
-        return build_denoising_criterion(cfg, class_loss, "dn_detr", **options)
+        return build_denoising_criterion(cfg, class_loss, "noised", **options)
 
     def unknown_content(self, batch: int, num_queries: int) -> Tensor:
         """[B, Q, C]: [label_enc("no object" row K), indicator 0] for every query (official DN-DAB-DETR)."""

@@ -26,7 +26,7 @@ def build_dino_criterion(cfg, class_loss: str) -> DINOSetCriterion:
     ``_interm`` losses; ``loss_xy`` / ``loss_hw`` are logged and the GIoU has the official eps. Official weights:
     the ``_dn`` and ``_interm`` losses take the matching losses' coefficients (``_interm`` times
     MODEL.DINO.INTERM_LOSS_WEIGHT)."""
-    criterion = build_denoising_criterion(cfg, class_loss, "dino", criterion_class=DINOSetCriterion)
+    criterion = build_denoising_criterion(cfg, class_loss, "contrastive", criterion_class=DINOSetCriterion)
     criterion.log_box_parts = True
     criterion.giou_eps = GIOU_EPS
     detr, scale = cfg.MODEL.DETR, cfg.MODEL.DINO.INTERM_LOSS_WEIGHT

@@ -9,7 +9,7 @@ from detectron2.config import get_cfg
 from detectron2.modeling import META_ARCH_REGISTRY
 
 from projects.data import add_detr_data_config
-from projects.modeling.efficientnet_lite import add_efficientnet_config
+from projects.modeling.efficientnet.trunk import add_efficientnet_config
 from projects.registry import method_of_architecture, registered_methods
 
 

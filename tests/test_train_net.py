@@ -11,12 +11,14 @@ import re
 import shlex
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
 
 from projects.engine.run_summary import log_run_summary
 from projects.engine.trainer import Trainer
+from projects.utils.quiet_imports import import_detectron2_quietly
 from tests.harness.dataset_utils import SMALL_NUM_TRAIN, SMALL_NUM_VAL
 from tests.harness.e2e_utils import ROOT, tiny_cfg
 from tests.tools.tool_utils import load_tool
@@ -139,3 +141,10 @@ def model_shape_overrides(cfg):
             "MODEL.DETR.DIM_FEEDFORWARD", detr.DIM_FEEDFORWARD, "MODEL.DETR.ENC_LAYERS", detr.ENC_LAYERS,
             "MODEL.DETR.DEC_LAYERS", detr.DEC_LAYERS, "MODEL.DETR.NUM_OBJECT_QUERIES", detr.NUM_OBJECT_QUERIES,
             "INPUT.MIN_SIZE_TEST", cfg.INPUT.MIN_SIZE_TEST, "INPUT.MAX_SIZE_TEST", cfg.INPUT.MAX_SIZE_TEST]
+
+
+def test_quiet_import_leaves_no_warning_filter_behind():
+    """The known warning is ignored during Detectron2's import only: nothing broader stays installed."""
+    before = list(warnings.filters)
+    import_detectron2_quietly()
+    assert warnings.filters == before

@@ -5,7 +5,7 @@ train_net.py is these calls (Detectron2's tools/train_net.py pattern), in every 
 
     cfg = setup(args)                      # load_config + default_setup + loggers + datasets
     evaluate(cfg, resume) or train(cfg, resume)
-    log_run_summary(...)                   # the main process: outputs, recall, next commands
+    log_summary(cfg, args, started)        # the main process: outputs, recall, next commands
 
 Problems of the config, its files or the weights end as the project's one-line errors
 (``load_command_config``: ConfigError; ``check_weights_file``). The tools use ``register_datasets``

@@ -9,10 +9,10 @@ matcher       ``HungarianMatcher``
 postprocess   detection selection and box scaling at inference
 denoising/    DN-DETR / DINO denoising: query builders, attention mask, output split, ``DenoisingCriterion``
               (import from ``projects.modeling.denoising``)
-efficientnet_lite        ``EfficientNetLite`` trunk (registered ``build_efficientnet_lite_backbone``), MODEL.EFFICIENTNET
-efficientnet_fpn         Detectron2's FPN over it (``build_[retinanet_]efficientnet_lite_fpn_backbone``)
-efficientnet_weights     the packaged ImageNet weights: safe read, renaming (every key), missing-package error
-efficientnet_classifier  the 1000-class classifier and the preprocessing the weights were trained with
+efficientnet/ the ImageNet EfficientNet-Lite trunk: ``trunk`` (``EfficientNetLite``, registered
+              ``build_efficientnet_lite_backbone``, MODEL.EFFICIENTNET), ``fpn`` (Detectron2's FPN over it),
+              ``weights`` (the packaged ImageNet weights: safe read, renaming), ``classifier`` (1000-class
+              head and the preprocessing the weights were trained with)
 
 Public names (importable from ``projects.modeling``): DETRBase, SingleLevelDETRBase, pack_outputs,
 MaskedBackbone, build_masked_backbone, EfficientNetLite, add_efficientnet_config, SetCriterion, TwoStageSetCriterion, build_criterion,
@@ -20,8 +20,7 @@ HungarianMatcher, CLASS_LOSSES, check_class_loss.
 """
 from projects.modeling.backbone import MaskedBackbone, build_masked_backbone
 from projects.modeling.class_loss import CLASS_LOSSES, check_class_loss
-from projects.modeling import efficientnet_fpn  # noqa: F401  (registers the FPN backbones)
-from projects.modeling.efficientnet_lite import EfficientNetLite, add_efficientnet_config
+from projects.modeling.efficientnet import EfficientNetLite, add_efficientnet_config
 from projects.modeling.criterion import SetCriterion, TwoStageSetCriterion, build_criterion
 from projects.modeling.matcher import HungarianMatcher
 from projects.modeling.meta_arch import DETRBase, pack_outputs

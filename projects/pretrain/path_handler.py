@@ -9,7 +9,7 @@ from detectron2.utils.file_io import PathHandler, PathManager
 
 from projects.checkpoint.files import atomic_write, read_pickled_weights
 from projects.data.embedded_dataset import default_embedded_root
-from projects.modeling.efficientnet_weights import imagenet_weights, packaged_weights_file
+from projects.modeling.efficientnet.weights import imagenet_weights, packaged_weights_file
 from projects.pretrain.make_trunk import default_trunk_path, make_trunk
 from projects.pretrain.train_trunk import PretrainSettings
 

@@ -64,7 +64,8 @@ def test_two_parameter_groups_as_the_official_optimizer(architecture):
 
 @pytest.mark.parametrize("architecture", sorted(QUICKSTART))
 @pytest.mark.parametrize("opts,error,message", [
-    (["MODEL.DN.ENABLED", "True", "MODEL.DN.NUM_GROUPS", "0"], DenoisingConfigError, r"MODEL\.DN\.NUM_GROUPS must be >= 1"),
+    (["MODEL.DN.ENABLED", "True", "MODEL.DN.NUM_GROUPS", "0"], DenoisingConfigError,
+     r"MODEL\.DN\.NUM_GROUPS must be >= 1"),
     (["MODEL.DN.ENABLED", "True", "MODEL.DN.LABEL_NOISE_RATIO", "1.5"], DenoisingConfigError, "LABEL_NOISE_RATIO"),
     (["MODEL.DETR.CLASS_LOSS", "softmax"], ValueError, "focal"),
     (["MODEL.DETR.PRE_NORM", "True"], ValueError, "PRE_NORM"),
@@ -95,3 +96,17 @@ def test_denoising_adds_only_the_label_embedding():
         assert tuple(dn["label_enc.weight"].shape) == (5, 31)  # 4 classes + no object, HIDDEN_DIM - 1
         for name in narrower:
             assert dn[name].shape[-1] == plain[name].shape[-1] - 1
+
+
+@pytest.mark.parametrize("checkpoint_of,model_of,found", [
+    ("DABDeformableDETR", "DABDETR", "DABDeformableDETR"), ("DABDETR", "DABDeformableDETR", "DABDETR")])
+def test_a_checkpoint_of_the_other_dab_model_is_named_in_one_line(checkpoint_of, model_of, found):
+    """MODEL.WEIGHTS of the other DAB model: the registered checkpoint signatures name it (longest match wins
+    over Conditional DETR's and Deformable DETR's, whose fragments these checkpoints also contain)."""
+    from projects.checkpoint import WeightsMismatchError, check_weights_fit
+
+    checkpoint = build_model(load_config(QUICKSTART[checkpoint_of], TINY)).state_dict()
+    model = build_model(load_config(QUICKSTART[model_of], TINY)).state_dict()
+    with pytest.raises(WeightsMismatchError, match=rf"\(method found: {found}\) does not fit") as raised:
+        check_weights_fit(model, checkpoint, model_method=model_of)
+    assert "\n" not in str(raised.value)

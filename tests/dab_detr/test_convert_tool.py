@@ -18,9 +18,10 @@ from tests.harness.fixture_models import build_fixture_model
 from tests.harness.fixture_utils import cached_fixture
 from tests.harness.model_utils import assert_checkpoint_restores
 
-CHECKPOINTS = [("dab_detr", "dab_detr", "single_scale"), ("dab_detr", "dab_deformable_detr", "deformable"),
-               ("dn_detr", "dn_dab_detr", "single_scale"), ("dn_detr", "dn_dab_deformable_detr", "deformable")]
-QUICKSTART = {"single_scale": "configs/quickstart/dab_detr_embedded.yaml",
+# (method, fixture = variant, quickstart config of its meta-architecture)
+CHECKPOINTS = [("dab_detr", "dab_detr", "single"), ("dab_detr", "dab_deformable_detr", "deformable"),
+               ("dn_detr", "dn_dab_detr", "single"), ("dn_detr", "dn_dab_deformable_detr", "deformable")]
+QUICKSTART = {"single": "configs/quickstart/dab_detr_embedded.yaml",
               "deformable": "configs/quickstart/dab_deformable_detr_embedded.yaml"}
 
 
@@ -44,7 +45,7 @@ def quickstart_opts(denoising=False):
 def test_checkpoint_is_detected_and_loads_into_the_model(tmp_path, method, name, variant):
     source, output = save_official(tmp_path, method, name), tmp_path / "d2.pth"
     result = load_tool().main([str(source), str(output), "--keep-coco-ids"])
-    assert (result.converter.method, result.variant) == (method, variant)  # --method auto: from the keys
+    assert (result.converter.method, result.variant) == (method, name)  # --method auto: from the keys
     assert_checkpoint_restores(build_fixture_model(method, name), output)
 
 
@@ -60,12 +61,13 @@ def test_config_checked_conversion_with_coco_80_classes(tmp_path, method, name, 
 def test_other_variant_is_named_in_one_line(tmp_path):
     tool = load_tool()
     deformable = save_official(tmp_path, "dab_detr", "dab_deformable_detr", with_trunk=True)
-    with pytest.raises(SystemExit, match=r"builds DABDETR, but the checkpoint is DAB-DETR \(variant deformable\)"):
-        tool.main([deformable, str(tmp_path / "out.pth"), "--config-file", QUICKSTART["single_scale"],
+    found = r"builds DABDETR, but the checkpoint is DAB-DETR \(variant dab_deformable_detr\)"
+    with pytest.raises(SystemExit, match=found):
+        tool.main([deformable, str(tmp_path / "out.pth"), "--config-file", QUICKSTART["single"],
                    *quickstart_opts()])
     denoising = save_official(tmp_path, "dn_detr", "dn_dab_detr", with_trunk=True)
     with pytest.raises(SystemExit, match="is a DN-DAB-DETR checkpoint, but the config builds DAB-DETR"):
-        tool.main([denoising, str(tmp_path / "out.pth"), "--config-file", QUICKSTART["single_scale"],
+        tool.main([denoising, str(tmp_path / "out.pth"), "--config-file", QUICKSTART["single"],
                    *quickstart_opts()])
     assert not (tmp_path / "out.pth").exists()
 

@@ -153,7 +153,7 @@ def test_coco_class_reduction():
 
 @pytest.mark.parametrize("method,variant,family", [("deformable_detr", "box_refine", "Deformable DETR"),
                                                    ("conditional_detr", "r50", "Conditional DETR"),
-                                                   ("detr", "r50", "DETR")])
+                                                   ("detr", "r50", "DETR"), ("dino", "dino_4scale", "DINO")])
 def test_other_checkpoints_are_rejected(method, variant, family):
     with pytest.raises(WrongCheckpointError, match=f"looks like a {family} checkpoint"):
         convert_dab_detr_state_dict(cached_fixture(method, variant)["state_dict"])
@@ -163,5 +163,5 @@ def test_dab_deformable_is_not_read_as_deformable_detr():
     """A DAB-Deformable-DETR checkpoint has Deformable DETR's keys too; both converters name it alike."""
     from deformable_detr import convert_deformable_detr_state_dict
 
-    with pytest.raises(WrongCheckpointError, match=r"looks like a DAB-DETR checkpoint \(variant deformable\)"):
+    with pytest.raises(WrongCheckpointError, match=r"looks like a DAB-DETR checkpoint \(variant dab_deformable_detr\)"):
         convert_deformable_detr_state_dict(fixture("dab_deformable_detr")["state_dict"])

@@ -44,7 +44,8 @@ def record_decoder(model):
 def _self_attention(records):
     def hook(module, args, kwargs):
         with torch.no_grad():
-            _, weights = module.forward(*args, attn_mask=kwargs.get("attn_mask"), need_weights=True, average_attn_weights=True)
+            _, weights = module.forward(*args, attn_mask=kwargs.get("attn_mask"), need_weights=True,
+                                        average_attn_weights=True)
         records["self_attn"].append(weights)
     return hook
 

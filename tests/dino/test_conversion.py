@@ -20,7 +20,7 @@ from projects.config import load_config
 from projects.engine.solver import detr_param_groups
 from tests.harness.model_utils import count_parameters, count_trainable, official_key_shapes, shape_only_state_dict
 
-CONFIGS = {"dino_4scale": "configs/dino/dino_4scale_r50_12ep.yaml", "dino_5scale": "configs/dino/dino_5scale_r50_12ep.yaml"}
+CONFIGS = {variant: f"configs/dino/{variant}_r50_12ep.yaml" for variant in ("dino_4scale", "dino_5scale")}
 
 
 def full_size_cfg(variant):

@@ -52,7 +52,7 @@ def test_config_checked_conversion_with_coco_80_classes(tmp_path):
     five_scale = quickstart_opts() + ["MODEL.DINO.NUM_FEATURE_LEVELS", "5"]
     with pytest.raises(SystemExit, match="is DINO 4-scale, but the config builds 5 levels"):
         tool.main([str(source), str(output), "--config-file", QUICKSTART, *five_scale])
-    with pytest.raises(SystemExit, match="91 classes but the config has MODEL.DETR.NUM_CLASSES 80; drop --keep-coco-ids"):
+    with pytest.raises(SystemExit, match="91 classes but the config has MODEL.DETR.NUM_CLASSES 80; drop --keep-coco"):
         tool.main([str(source), str(output), "--keep-coco-ids", "--config-file", QUICKSTART, *quickstart_opts()])
 
 
@@ -66,6 +66,7 @@ def test_only_dino_recognises_dino_keys():
 def test_dab_deformable_checkpoint_given_to_dino_is_named(tmp_path):
     state = shape_only_state_dict(official_key_shapes("dab_detr", "dab_deformable_detr")[0])
     source = save_official_file(tmp_path / "dab.pth", {k: torch.zeros(v.shape) for k, v in state.items()})
+    # the DAB-DETR package names its variants; any name of its deformable one will do here
     with pytest.raises(SystemExit, match=r"Not an official DINO checkpoint: it looks like a DAB-DETR checkpoint "
-                                         r"\(variant deformable\)"):
+                                         r"\(variant [^)]*deformable[^)]*\)"):
         load_tool().main([source, str(tmp_path / "out.pth"), "--method", "dino"])

@@ -18,6 +18,7 @@ from projects.modeling.denoising.groups import denoising_attention_mask
 from tests.dino.fixture_runs import eval_run, fixture, fixture_model, train_run
 from tests.dino.stored_denoising import stored_queries
 from tests.harness.fixture_checks import assert_layer_outputs, assert_official_detections, assert_same_matches
+from tests.harness.fixture_utils import image_batch
 from tests.harness.tolerances import LOSS_ATOL, assert_close
 
 IMPLS = [
@@ -124,6 +125,20 @@ def test_denoising_builder_reproduces_the_official_draws(dn_number, section):
     assert torch.equal(queries.attn_mask, stored["attn_mask"])
 
 
+def test_training_forward_from_the_stored_seed():
+    """README verification (a): the model's own builder after manual_seed(dn.seed) gives the stored outputs."""
+    data = fixture()
+    model = fixture_model("reference").train()
+    images, pixel_mask = model.preprocess_image(image_batch(data["inputs"]["image_sizes"].tolist()))
+    levels = model.backbone(images.tensor, pixel_mask)
+    torch.manual_seed(data["dn"]["seed"])
+    with torch.no_grad():
+        outputs = model.predict(levels, torch.as_tensor(images.image_sizes), pixel_mask, data["criterion"]["targets"])
+    expected = data["outputs_train"]
+    assert_layer_outputs(outputs, expected)
+    assert_layer_outputs(outputs["dn_outputs"], expected["dn_meta"]["output_known_lbs_bboxes"])
+
+
 @pytest.mark.parametrize("impl", IMPLS)
 def test_every_decoder_layer_in_training(impl):
     run, inter = train_run(impl), intermediates()
@@ -214,6 +229,7 @@ def test_eval_criterion_has_zero_denoising_losses():
         losses = criterion(run["outputs"], fixture()["criterion"]["targets"])
         indices = criterion.match(run["outputs"], fixture()["criterion"]["targets"])
     assert_same_matches(indices, stored)
+    assert set(losses) == set(stored["losses"])  # the dn keys too, as exact zeros
     for name, value in losses.items():
         assert_close(value, stored["losses"][name], atol=LOSS_ATOL, msg=name)
         if "_dn" in name:

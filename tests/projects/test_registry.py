@@ -24,7 +24,7 @@ from projects.registry import ENTRY_POINT_GROUP, Method, UnregisteredMethodError
 ROOT = Path(__file__).resolve().parents[2]
 # Where no method may be listed: the core (its method packages aside), the one script, the tools, the harness.
 CORE_GLOBS = ("projects/**/*.py", "train_net.py", "tools/**/*.py", "tests/harness/*.py")
-SETUP_METHODS = {"detr", "deformable_detr", "conditional_detr", "smca"}
+SETUP_METHODS = {"detr", "deformable_detr", "conditional_detr", "smca", "dab_detr", "dino"}
 
 
 def setup_entry_points():

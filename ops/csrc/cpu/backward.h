@@ -38,10 +38,8 @@ struct Slice {
   int64_t n, l_begin, l_end, m_begin, m_end;
 };
 
-// Points per batch of taps (whole queries; at least one query's points of the slice), and how
-// many rows of points ahead the value and value-gradient rows of their corners are prefetched.
-constexpr int64_t kBatchPoints = 256;
-constexpr int64_t kAheadRows = 2;
+// Points per batch of taps (whole queries; at least one query's points of the slice).
+constexpr int64_t kBatchPoints = 64;
 
 // Prefetches what the backward of `slice` reads for queries [q_begin, q_end): the output
 // gradients, locations and weights.
@@ -72,29 +70,6 @@ inline bool tap_corners(const PointTaps<acc_t>& taps, int64_t i, int64_t H, int6
   token[2] = token[0] + W;
   token[3] = token[2] + 1;
   return true;
-}
-
-// Prefetches the value and value-gradient rows of the on-map corners of taps [first, first + count)
-// (points on one level, of size H x W, whose first token row is at `level`). With random
-// locations these reads miss the caches; the profile of the backward had most of its time on the
-// first value load of a corner until they were prefetched a few rows ahead.
-template <typename scalar_t, typename acc_t>
-inline void prefetch_corners(const PointTaps<acc_t>& taps, int64_t first, int64_t count,
-                             int64_t H, int64_t W, const scalar_t* value, const acc_t* grad_value,
-                             const AttnShape& s) {
-  const int64_t token_stride = s.M * s.D;
-  for (int64_t i = first; i < first + count; ++i) {
-    int64_t token[4];
-    if (!tap_corners(taps, i, H, W, token)) {
-      continue;
-    }
-    for (int c = 0; c < 4; ++c) {
-      if (token[c] >= 0) {
-        prefetch(value + token[c] * token_stride, s.D * static_cast<int64_t>(sizeof(scalar_t)));
-        prefetch(grad_value + token[c] * token_stride, s.D * static_cast<int64_t>(sizeof(acc_t)));
-      }
-    }
-  }
 }
 
 // The gradients of the P points of row (n, q, m) on level l, taps [first, first + P): scatters
@@ -187,26 +162,9 @@ void backward_slice(const Inputs<scalar_t, coord_t>& in, const Grads<scalar_t, c
       }
     }
     taps.template compute<true>(i);
-    // Row r of the batch: query q0 + r / heads, head m_begin + r % heads, taps from r * points.
-    const int64_t rows = (q1 - q0) * heads;
-    const auto prefetch_row = [&](int64_t r) {
-      const int64_t m = slice.m_begin + r % heads;
-      for (int64_t l = slice.l_begin; l < slice.l_end; ++l) {
-        const int64_t offset = level_offset(s, in.starts, slice.n, m, l);
-        prefetch_corners(taps, r * points + (l - slice.l_begin) * s.P, s.P, in.shapes[2 * l],
-                         in.shapes[2 * l + 1], in.value + offset, grad_value + offset, s);
-      }
-    };
-    for (int64_t r = 0; r < std::min(kAheadRows, rows); ++r) {
-      prefetch_row(r);
-    }
     i = 0;
     for (int64_t q = q0; q < q1; ++q) {
       for (int64_t m = slice.m_begin; m < slice.m_end; ++m) {
-        const int64_t r = (q - q0) * heads + (m - slice.m_begin);
-        if (r + kAheadRows < rows) {
-          prefetch_row(r + kAheadRows);
-        }
         const int64_t row = (slice.n * s.Lq + q) * s.M + m;
         widen(g.grad_output + row * s.D, go, s.D);
         for (int64_t l = slice.l_begin; l < slice.l_end; ++l, i += s.P) {

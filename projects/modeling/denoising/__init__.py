@@ -6,7 +6,7 @@ builders   ``build_dn_queries`` (DN-DETR) and ``build_cdn_queries`` (DINO's cont
 noise      label flips and box jitter (centre/size for DN-DETR, corners for DINO), official draw order
 groups     ``cdn_num_groups``, ``denoising_attention_mask``, the settings / budget checks and
            ``DenoisingConfigError``
-criterion  ``DenoisingCriterion`` (SetCriterion + dn losses, "dn_detr" or "dino" keys),
+criterion  ``DenoisingCriterion`` (SetCriterion + dn losses, "noised" (DN-DETR tgt_*) or "contrastive" (DINO *_dn) keys),
            ``denoising_weight_dict``, ``build_denoising_criterion``
 
 All names listed in ``__all__`` are public.

@@ -4,11 +4,11 @@ The model puts ``pack_denoising_outputs(...)`` into its outputs (``dn_outputs``:
 predictions; ``dn_queries``: the ``DenoisingQueries`` they came from). The dn rows are supervised with
 fixed pairs (no Hungarian matching) through the criterion's own ``get_loss``:
 
-"dn_detr" (official DN-DETR ``compute_dn_loss``): the known rows are gathered (padding rows take no
+"noised" (official DN-DETR ``compute_dn_loss``): the known rows are gathered (padding rows take no
     part), focal loss against one-hot of the clean label, L1 and GIoU against the clean box, all / the
     number of noised copies (no averaging over workers); keys ``tgt_loss_ce``, ``tgt_class_error``,
     ``tgt_loss_bbox``, ``tgt_loss_giou`` (+ ``_i`` for aux layer i).
-"dino" (official DINO ``SetCriterion.forward``): every loss of ``losses`` on the whole dn part, the
+"contrastive" (official DINO ``SetCriterion.forward``): every loss of ``losses`` on the whole dn part, the
     positives paired with their targets, negatives and padding rows unmatched ("no object"), / (the
     averaged box count * G); keys ``<name>_dn`` and ``<name>_dn_i``, no ``class_error``.
 Outside training (criterion.eval()) or without dn outputs both emit their keys as exact zeros, as the
@@ -23,7 +23,7 @@ from projects.modeling.criterion import (SetCriterion, Targets, TwoStageSetCrite
                                          build_criterion)
 from projects.modeling.denoising.queries import DN_OUTPUTS_KEY, DN_QUERIES_KEY, DenoisingQueries
 
-DN_STYLES = ("dn_detr", "dino")
+DN_STYLES = ("noised", "contrastive")
 # The keys each loss of ``SetCriterion.losses`` returns, for the zeros emitted without dn outputs.
 LOSS_KEYS = {"labels": ("loss_ce", "class_error"), "boxes": ("loss_bbox", "loss_giou"),
              "cardinality": ("cardinality_error",)}
@@ -36,7 +36,7 @@ def denoising_weight_dict(style: str, *, class_weight: float, bbox_weight: float
                           num_aux_layers: int = 0) -> Dict[str, float]:
     """The dn entries of the weight dict (official: the matching losses' coefficients).
 
-    "dn_detr": tgt_loss_ce, tgt_loss_bbox, tgt_loss_giou (+ ``_i``); "dino": loss_ce_dn, loss_bbox_dn,
+    "noised": tgt_loss_ce, tgt_loss_bbox, tgt_loss_giou (+ ``_i``); "contrastive": loss_ce_dn, loss_bbox_dn,
     loss_giou_dn (+ ``_dn_i``). Merge into ``make_weight_dict``'s result.
     """
     base = {"loss_ce": class_weight, "loss_bbox": bbox_weight, "loss_giou": giou_weight}
@@ -46,7 +46,7 @@ def denoising_weight_dict(style: str, *, class_weight: float, bbox_weight: float
 
 def dn_key(style: str, name: str, layer_suffix: str) -> str:
     """The official key of loss ``name`` of a dn layer ("" final, "_i" aux): tgt_<name><_i> or <name>_dn<_i>."""
-    return f"tgt_{name}{layer_suffix}" if style == "dn_detr" else f"{name}_dn{layer_suffix}"
+    return f"tgt_{name}{layer_suffix}" if style == "noised" else f"{name}_dn{layer_suffix}"
 
 
 def check_dn_style(style: str) -> str:
@@ -64,8 +64,8 @@ class DenoisingCriterion(SetCriterion):
     ``DN_QUERIES_KEY`` (the DenoisingQueries). Keys of the dn losses: see ``dn_key``.
     """
 
-    def __init__(self, *, dn_style: str = "dino", **kwargs):
-        """dn_style: "dn_detr" or "dino"; every other argument as SetCriterion."""
+    def __init__(self, *, dn_style: str = "contrastive", **kwargs):
+        """dn_style: "noised" (DN-DETR) or "contrastive" (DINO); every other argument as SetCriterion."""
         super().__init__(**kwargs)
         self.dn_style = check_dn_style(dn_style)
 
@@ -83,14 +83,14 @@ class DenoisingCriterion(SetCriterion):
         dn_outputs, queries = outputs.get(DN_OUTPUTS_KEY), outputs.get(DN_QUERIES_KEY)
         if not self.training or dn_outputs is None or queries is None or queries.pad_size == 0:
             return self._zero_losses(num_layers, outputs["pred_logits"].device)
-        supervision = self._dn_detr_supervision if self.dn_style == "dn_detr" else self._dino_supervision
+        supervision = self._noised_supervision if self.dn_style == "noised" else self._contrastive_supervision
         layer_losses = supervision(targets, queries)
         losses = {}
         for suffix, layer in _layers(dn_outputs):
             losses.update({dn_key(self.dn_style, name, suffix): value for name, value in layer_losses(layer).items()})
         return losses
 
-    def _dino_supervision(self, targets: Targets, queries: DenoisingQueries) -> Callable[[Dict], Dict[str, Tensor]]:
+    def _contrastive_supervision(self, targets: Targets, queries: DenoisingQueries) -> Callable[[Dict], Dict[str, Tensor]]:
         """DINO: every loss of ``losses`` on the whole dn part [B, P, ...]; the positives are paired with their
         targets, negatives and padding rows stay unmatched; normaliser = averaged box count x G."""
         num_boxes = average_num_boxes(targets, queries.anchors.device) * queries.num_groups
@@ -104,7 +104,7 @@ class DenoisingCriterion(SetCriterion):
             return losses
         return layer_losses
 
-    def _dn_detr_supervision(self, targets: Targets, queries: DenoisingQueries) -> Callable[[Dict], Dict[str, Tensor]]:
+    def _noised_supervision(self, targets: Targets, queries: DenoisingQueries) -> Callable[[Dict], Dict[str, Tensor]]:
         """DN-DETR: the M noised rows gathered as one image of M queries, row i paired with its clean target;
         normaliser M (official: no averaging over workers, padding rows take no part)."""
         rows = (queries.batch_index, queries.query_index)
@@ -127,7 +127,7 @@ class DenoisingCriterion(SetCriterion):
 
     def _dn_loss_names(self) -> Tuple[str, ...]:
         """The names the dn losses of one layer have (before ``dn_key``)."""
-        if self.dn_style == "dn_detr":
+        if self.dn_style == "noised":
             return LOSS_KEYS["labels"] + LOSS_KEYS["boxes"]
         parts = ("loss_xy", "loss_hw") if self.log_box_parts else ()
         names = {"labels": ("loss_ce",), "boxes": LOSS_KEYS["boxes"] + parts, "cardinality": LOSS_KEYS["cardinality"]}

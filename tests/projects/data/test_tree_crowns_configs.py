@@ -9,8 +9,8 @@ from detectron2.modeling import build_model
 from projects.config import load_config
 from projects.data.tree_crowns import TREE_CROWN_DATASET_NAMES, source_folder
 from projects.data.voc_xml import read_voc
-from projects.modeling.efficientnet_classifier import PIXEL_MEAN, PIXEL_STD
-from projects.modeling.efficientnet_lite import EfficientNetLite
+from projects.modeling.efficientnet.classifier import PIXEL_MEAN, PIXEL_STD
+from projects.modeling.efficientnet.trunk import EfficientNetLite
 
 ROOT = Path(__file__).resolve().parents[3]
 TREE_CONFIGS = sorted((ROOT / "configs" / "tree_crowns").glob("[!B]*.yaml"))

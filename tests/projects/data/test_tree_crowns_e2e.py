@@ -12,7 +12,7 @@ from projects.checkpoint.checkpointer import DetrCheckpointer
 from projects.data import DetrDatasetMapper
 from projects.data.tree_crowns import annotation_file, ensure_tree_crowns
 from projects.engine.solver import build_detr_optimizer
-from projects.modeling.efficientnet_weights import imagenet_weights
+from projects.modeling.efficientnet.weights import imagenet_weights
 from projects.pretrain.path_handler import register_embedded_trunk_handler
 from tests.harness.e2e_harness import eval_inputs, infer
 from tests.harness.e2e_utils import tiny_cfg

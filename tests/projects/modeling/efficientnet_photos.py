@@ -5,7 +5,7 @@ import torch
 from torch.nn import functional as F
 from torchvision.models import EfficientNet_B0_Weights
 
-from projects.modeling.efficientnet_classifier import preprocess
+from projects.modeling.efficientnet.classifier import preprocess
 
 # photo (skimage.data function) -> ImageNet class names that describe it (torchvision's category names)
 SENSIBLE = {

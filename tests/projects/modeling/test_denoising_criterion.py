@@ -89,7 +89,7 @@ def test_dn_detr_losses_equal_official(name):
     fixture, outputs, targets = dn_case(name)
     expected = fixture["criterion"]["losses"]
     log_parts = "loss_xy" in expected  # single-scale DN-DAB-DETR logs loss_xy / loss_hw, the deformable one does not
-    losses = criterion_for(fixture, "dn_detr", log_box_parts=log_parts).train()(outputs, targets)
+    losses = criterion_for(fixture, "noised", log_box_parts=log_parts).train()(outputs, targets)
     dn_keys = [key for key in expected if key.startswith("tgt_")]
     assert sorted(key for key in losses if key.startswith("tgt_")) == sorted(dn_keys) and len(dn_keys) == 8
     assert_losses_equal(losses, expected, dn_keys)
@@ -99,7 +99,7 @@ def test_dn_detr_losses_equal_official(name):
 def test_dino_losses_equal_official():
     fixture, outputs, targets = dino_case()
     expected = fixture["criterion"]["losses"]
-    losses = criterion_for(fixture, "dino", log_box_parts=True).train()(outputs, targets)
+    losses = criterion_for(fixture, "contrastive", log_box_parts=True).train()(outputs, targets)
     dn_keys = [key for key in expected if "_dn" in key]
     assert sorted(key for key in losses if "_dn" in key) == sorted(dn_keys) and len(dn_keys) == 12
     assert_losses_equal(losses, expected, dn_keys)
@@ -110,7 +110,7 @@ def test_dino_losses_equal_official():
 def test_dino_eval_mode_gives_the_official_zeros():
     fixture, outputs, targets = dino_case()
     expected = {key: value for key, value in fixture["criterion_eval"]["losses"].items() if "_dn" in key}
-    losses = criterion_for(fixture, "dino", log_box_parts=True).eval()(outputs, targets)
+    losses = criterion_for(fixture, "contrastive", log_box_parts=True).eval()(outputs, targets)
     assert sorted(key for key in losses if "_dn" in key) == sorted(expected)
     for key, value in expected.items():
         assert float(value) == 0.0 and float(losses[key]) == 0.0, key  # exact zeros, official
@@ -120,14 +120,14 @@ def test_dino_eval_mode_gives_the_official_zeros():
 def test_dn_detr_eval_mode_and_missing_dn_give_zeros(name):
     fixture, outputs, targets = dn_case(name)
     dn_keys = sorted(key for key in fixture["criterion"]["losses"] if key.startswith("tgt_"))
-    criterion = criterion_for(fixture, "dn_detr")
+    criterion = criterion_for(fixture, "noised")
     without_dn = {key: value for key, value in outputs.items() if key != DN_OUTPUTS_KEY}
     for losses in [criterion.eval()(outputs, targets), criterion.train()(without_dn, targets)]:
         assert sorted(key for key in losses if key.startswith("tgt_")) == dn_keys
         assert all(float(losses[key]) == 0.0 for key in dn_keys)
 
 
-@pytest.mark.parametrize("style,method,name", [("dn_detr", "dn_detr", "dn_dab_detr"), ("dino", "dino", "dino_4scale")])
+@pytest.mark.parametrize("style,method,name", [("noised", "dn_detr", "dn_dab_detr"), ("contrastive", "dino", "dino_4scale")])
 def test_dn_weights_equal_official(style, method, name):
     fixture = load(method, name)
     args = fixture["args"]
@@ -142,12 +142,12 @@ def test_build_from_config_adds_dn_losses_and_weights():
     cfg = default_config()
     cfg.MODEL.DETR.DEC_LAYERS = 3
     cfg.MODEL.DETR.CLASS_WEIGHT = 1.0
-    criterion = build_denoising_criterion(cfg, "focal", "dino")
-    assert type(criterion) is DenoisingCriterion and criterion.dn_style == "dino"
+    criterion = build_denoising_criterion(cfg, "focal", "contrastive")
+    assert type(criterion) is DenoisingCriterion and criterion.dn_style == "contrastive"
     assert criterion.weight_dict["loss_giou_dn_1"] == cfg.MODEL.DETR.GIOU_WEIGHT
     assert "loss_ce_dn_2" not in criterion.weight_dict
     assert criterion.weight_dict["loss_ce"] == 1.0 and criterion.giou_eps == 1e-6 and not criterion.log_box_parts
-    two_stage = build_denoising_criterion(cfg, "focal", "dn_detr", two_stage=True, log_box_parts=True)
+    two_stage = build_denoising_criterion(cfg, "focal", "noised", two_stage=True, log_box_parts=True)
     assert isinstance(two_stage, TwoStageDenoisingCriterion) and "loss_ce_enc" in two_stage.weight_dict
     assert two_stage.log_box_parts
     assert "tgt_loss_bbox_0" in two_stage.weight_dict
@@ -162,8 +162,8 @@ TARGETS = [{"labels": torch.tensor([3, 1]), "boxes": torch.tensor([[0.5, 0.5, 0.
 
 
 def small_case(style, targets=TARGETS, num_classes=5):
-    build = build_dn_queries if style == "dn_detr" else build_cdn_queries
-    groups = {"num_groups": 2} if style == "dn_detr" else {"dn_number": 1}
+    build = build_dn_queries if style == "noised" else build_cdn_queries
+    groups = {"num_groups": 2} if style == "noised" else {"dn_number": 1}
     queries = build(targets, nn.Embedding(num_classes + 1, 8), num_queries=3, label_noise_ratio=0.5,
                     box_noise_scale=0.4, num_classes=num_classes, **groups)
     generator = torch.Generator().manual_seed(0)
@@ -182,7 +182,7 @@ def small_case(style, targets=TARGETS, num_classes=5):
     return criterion, outputs, queries, logits, boxes
 
 
-@pytest.mark.parametrize("style", ["dn_detr", "dino"])
+@pytest.mark.parametrize("style", ["noised", "contrastive"])
 def test_dn_gradients_reach_exactly_the_supervised_rows(style):
     criterion, outputs, queries, logits, boxes = small_case(style)
     dn_losses = criterion.weighted_losses(criterion(outputs, TARGETS))
@@ -195,13 +195,13 @@ def test_dn_gradients_reach_exactly_the_supervised_rows(style):
     box_rows = boxes.grad.abs().sum((0, 3)) > 0
     assert torch.equal(box_rows[:, :queries.pad_size], supervised[:, :queries.pad_size])
     class_rows = logits.grad.abs().sum((0, 3)) > 0
-    if style == "dn_detr":  # only the known rows take part in the class loss
+    if style == "noised":  # only the known rows take part in the class loss
         assert torch.equal(class_rows[:, :queries.pad_size], supervised[:, :queries.pad_size])
     else:  # DINO: negatives and padding rows are "no object" in the focal loss
         assert bool(class_rows[:, :queries.pad_size].all())
 
 
-@pytest.mark.parametrize("style", ["dn_detr", "dino"])
+@pytest.mark.parametrize("style", ["noised", "contrastive"])
 def test_batch_without_targets_gives_zero_dn_losses(style):
     empty = [{"labels": torch.zeros(0, dtype=torch.int64), "boxes": torch.zeros(0, 4)}] * 2
     criterion, outputs, queries, _, _ = small_case(style, targets=empty)
@@ -213,7 +213,7 @@ def test_batch_without_targets_gives_zero_dn_losses(style):
 
 
 def test_dino_dn_normaliser_is_boxes_times_groups():
-    criterion, outputs, queries, _, _ = small_case("dino")
+    criterion, outputs, queries, _, _ = small_case("contrastive")
     losses = criterion(outputs, TARGETS)
     pairs = queries.positive_indices(2)
     manual = criterion.loss_boxes(outputs[DN_OUTPUTS_KEY], TARGETS, pairs, num_boxes=2.0 * queries.num_groups)

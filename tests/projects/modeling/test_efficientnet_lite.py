@@ -8,7 +8,7 @@ from detectron2.layers import FrozenBatchNorm2d
 from detectron2.modeling import BACKBONE_REGISTRY, build_backbone
 
 from projects.config import default_config
-from projects.modeling.efficientnet_lite import LEVEL_STRIDES, EfficientNetLite, scale_width
+from projects.modeling.efficientnet.trunk import LEVEL_STRIDES, EfficientNetLite, scale_width
 
 ALL_LEVELS = ("res2", "res3", "res4", "res5")
 

@@ -2,7 +2,7 @@
 classes with the 1000-class head; random or misloaded weights do not; the trained preprocessing fits best."""
 import pytest
 
-from projects.modeling.efficientnet_classifier import EfficientNetLiteClassifier, imagenet_classifier
+from projects.modeling.efficientnet.classifier import EfficientNetLiteClassifier, imagenet_classifier
 from tests.projects.modeling.efficientnet_photos import (
     PREPROCESSING,
     SENSIBLE,

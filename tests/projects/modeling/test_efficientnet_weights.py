@@ -10,10 +10,10 @@ from detectron2.utils.file_io import PathManager
 
 from projects.checkpoint.checkpointer import DetrCheckpointer
 from projects.checkpoint.files import CorruptCheckpointError, read_torch_file
-from projects.modeling import efficientnet_weights
-from projects.modeling.efficientnet_classifier import EfficientNetLiteClassifier
-from projects.modeling.efficientnet_lite import EfficientNetLite
-from projects.modeling.efficientnet_weights import (
+from projects.modeling.efficientnet import weights as efficientnet_weights
+from projects.modeling.efficientnet.classifier import EfficientNetLiteClassifier
+from projects.modeling.efficientnet.trunk import EfficientNetLite
+from projects.modeling.efficientnet.weights import (
     MissingWeightsPackageError,
     WeightConversionError,
     convert_lukemelas_state,

@@ -3,7 +3,7 @@ from detectron2.layers import ShapeSpec
 from detectron2.modeling import BACKBONE_REGISTRY
 from detectron2.modeling.backbone.fpn import FPN, LastLevelMaxPool, LastLevelP6P7
 
-from projects.modeling.efficientnet_lite import build_efficientnet_lite_backbone
+from projects.modeling.efficientnet.trunk import build_efficientnet_lite_backbone
 
 
 def _fpn(cfg, input_shape: ShapeSpec, top_block) -> FPN:

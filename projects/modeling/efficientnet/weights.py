@@ -13,7 +13,7 @@ from typing import Dict, List, Tuple
 import torch
 
 from projects.checkpoint.files import read_torch_file
-from projects.modeling.efficientnet_lite import VARIANTS, scaled_stages
+from projects.modeling.efficientnet.trunk import VARIANTS, scaled_stages
 
 PACKAGE_VERSION = "0.1.0"
 STEP_COUNTER = "num_batches_tracked"

@@ -13,8 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from projects.modeling.efficientnet_lite import HEAD_CHANNELS, VARIANTS, EfficientNetLite
-from projects.modeling.efficientnet_weights import imagenet_weights
+from projects.modeling.efficientnet.trunk import HEAD_CHANNELS, VARIANTS, EfficientNetLite
+from projects.modeling.efficientnet.weights import imagenet_weights
 
 PIXEL_MEAN = (127.0, 127.0, 127.0)  # RGB, 0..255 scale: the weights' training statistics
 PIXEL_STD = (128.0, 128.0, 128.0)
