@@ -12,7 +12,9 @@ from tests.harness.model_utils import official_key_shapes, shape_only_state_dict
 
 # (method, key list) of every full-size official key list; methods without variants detect as "".
 KEY_LISTS = sorted((path.parent.name, path.name[:-len(".keys.json")]) for path in FIXTURE_DIR.glob("*/*.keys.json"))
-HAS_VARIANTS = {"deformable_detr", "smca"}
+HAS_VARIANTS = {"deformable_detr", "smca", "dab_detr", "dn_detr", "dino"}
+# Key lists whose file name is not the variant's name (DINO's files carry the method as a prefix).
+VARIANT_OF_KEY_LIST = {"dino_4scale": "4scale", "dino_5scale": "5scale"}
 # One tiny official model per method, its class-head rows (official, reduced), and its class-head keys.
 TINY = {
     "detr": ("r50", 92, 81, ["class_embed.weight"]),
@@ -20,6 +22,9 @@ TINY = {
     # (its two-stage proposal head keeps the objectness row: tests/deformable_detr/test_conversion.py)
     "deformable_detr": ("two_stage", 91, 80, ["class_embed.0.weight", "class_embed.1.weight"]),
     "smca": ("single_scale_type3", 92, 80, ["class_embed.weight"]),
+    "dab_detr": ("dab_deformable_detr", 91, 80, ["class_embed.0.weight", "class_embed.1.weight"]),
+    "dn_detr": ("dn_dab_detr", 91, 80, ["class_embed.weight"]),
+    "dino": ("dino_4scale", 91, 80, ["class_embed.0.weight", "transformer.enc_out_class_embed.weight"]),
 }
 
 
@@ -29,20 +34,20 @@ def tool():
 
 
 def expected_variant(method, key_list):
-    return key_list if method in HAS_VARIANTS else ""
+    return VARIANT_OF_KEY_LIST.get(key_list, key_list) if method in HAS_VARIANTS else ""
 
 
 def test_every_method_registers_one_converter(tool):
     converters = registered_converters()  # from the registered methods' ``converter``
-    assert sorted(converters) == ["conditional_detr", "deformable_detr", "detr", "smca"]
+    assert sorted(converters) == ["conditional_detr", "dab_detr", "deformable_detr", "detr", "dino", "dn_detr", "smca"]
     assert all(get_converter(name).method == name for name in converters)
-    with pytest.raises(ConversionError, match="No converter for method 'dino'"):
-        get_converter("dino")
+    with pytest.raises(ConversionError, match="No converter for method 'rt_detr'"):
+        get_converter("rt_detr")
 
 
 def test_key_lists_cover_every_method():
     assert {method for method, _ in KEY_LISTS} == set(TINY)
-    assert len(KEY_LISTS) == 9
+    assert len(KEY_LISTS) == 15
 
 
 @pytest.mark.parametrize("method,key_list", KEY_LISTS)
