@@ -70,5 +70,5 @@ DN_METHOD = register_method(Method(
     converter=DN_DETR_CONVERTER,
     attention_recorders=RECORDERS,
     official_config=official_config,
-    benchmark_peer=PEER,
+    benchmark_peer=None,  # DN-DAB-DETR's content queries have no HF counterpart (dab_detr/peer.py)
 ))

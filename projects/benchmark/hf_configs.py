@@ -79,11 +79,12 @@ def transformer_kwargs(cfg):
 
 def hf_config(cfg):
     """The HF config of the peer of ``cfg``'s model: the shared transformer sizes, then the
-    method's own arguments (``HFPeer.config_kwargs``)."""
+    method's own arguments (``HFPeer.config_kwargs``), which replace shared ones of the same name
+    (e.g. DAB-DETR's PReLU activation, or its ``hidden_size`` where other HF configs say ``d_model``)."""
     check_supported(cfg)
     transformers = import_transformers()
     peer = peer_of(cfg)
-    return getattr(transformers, peer.config_class)(**transformer_kwargs(cfg), **peer.config_kwargs(cfg))
+    return getattr(transformers, peer.config_class)(**{**transformer_kwargs(cfg), **peer.config_kwargs(cfg)})
 
 
 def build_hf_model(cfg):

@@ -8,10 +8,8 @@ and projects/benchmark/hf_configs.py import it on use).
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Sequence, Tuple
 
+from projects.benchmark.hf_weights import HF_BACKBONE, LAYER_RULES, Rule
 from projects.registry import method_of_architecture, registered_methods
-
-# (regular expression on our state-dict name, HF name template for re.Match.expand); first match wins
-Rule = Tuple[str, str]
 
 
 def no_config_kwargs(cfg) -> dict:
@@ -35,12 +33,18 @@ class HFPeer:
 
     meta_architecture: our META_ARCHITECTURE that the HF model reproduces.
     config_class, model_class: transformers class names (e.g. ``DetrConfig``, ``DetrForObjectDetection``).
-    weight_rules: our parameter names -> HF names (``Rule`` list, first match wins); the backbone,
-        the FFN / attention-output renames and the fused q/k/v split are shared
-        (projects/benchmark/hf_weights.py) and need no rule here.
+    weight_rules: our parameter names -> HF names (``Rule`` list, first match wins); the backbone and
+        the fused q/k/v split are shared (projects/benchmark/hf_weights.py) and need no rule here.
+    layer_rules: renames applied, all in order, to every name a weight rule produced; by default the
+        FFN / attention-output renames of most HF DETR-family layers (``hf_weights.LAYER_RULES``: ffn.linear1
+        -> mlp.fc1, out_proj -> o_proj). A peer whose HF layers name these otherwise passes its own
+        (or ``()``) and writes the names out in ``weight_rules``.
+    tied: (HF prefix, HF prefix of a module HF ties to it) pairs, e.g. ("bbox_predictor.",
+        "model.decoder.bbox_embed."): both get our tensor (HF's state dict lists each tied name).
+    backbone: the HF ResNet's prefix in the HF model (``hf_weights.HF_BACKBONE`` unless HF wraps it otherwise).
     default_config: the config file (relative to the checkout) tools/benchmarks/peers.py builds.
     config_kwargs: ``cfg -> dict`` of HF config arguments beyond the transformer sizes every peer
-        shares (projects/benchmark/hf_configs.transformer_kwargs).
+        shares (projects/benchmark/hf_configs.transformer_kwargs); where a key is in both, the peer's wins.
     unsupported: ``cfg -> [(is_bad, message)]``: the method's settings HF cannot express.
     time_training: whether the benchmark also times a training step and measures its memory.
     """
@@ -50,6 +54,9 @@ class HFPeer:
     model_class: str
     weight_rules: Sequence[Rule]
     default_config: str
+    layer_rules: Sequence[Rule] = tuple(LAYER_RULES)
+    tied: Sequence[Tuple[str, str]] = ()
+    backbone: str = HF_BACKBONE
     config_kwargs: Callable[[object], dict] = no_config_kwargs
     unsupported: Callable[[object], List[Tuple[bool, str]]] = nothing_unsupported
     time_training: bool = False

@@ -74,10 +74,10 @@ def build_pair(cfg, seed: int = 0) -> PeerPair:
     perturb(ours)
     calibrate_frozen_bn(ours, batch_for(ours, CALIBRATION_SIZES, seed))
     hf = build_hf_model(cfg).eval()
-    rules = peer_of(cfg).weight_rules
-    copy_weights(ours, hf, rules)
-    match_trainable(hf, cfg.MODEL.BACKBONE.FREEZE_AT)
-    check_same_trainable(ours, hf, rules)
+    peer = peer_of(cfg)
+    copy_weights(ours, hf, peer)
+    match_trainable(hf, cfg.MODEL.BACKBONE.FREEZE_AT, peer.backbone)
+    check_same_trainable(ours, hf, peer)
     return PeerPair(cfg.MODEL.META_ARCHITECTURE, ours, hf)
 
 

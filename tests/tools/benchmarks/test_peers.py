@@ -15,6 +15,7 @@ transformers = pytest.importorskip(
     "transformers", reason="needs transformers (pip install -r tools/benchmarks/requirements.txt)")
 
 from projects.benchmark.hf_peer import peer_methods, peer_of  # noqa: E402
+from projects.benchmark.hf_weights import hf_names, to_hf_state_dict  # noqa: E402
 from projects.benchmark.peers import (batch_for, build_pair, hf_outputs, hf_training_loss,  # noqa: E402
                                       ours_outputs, ours_training_loss, random_targets)
 from projects.config import load_config  # noqa: E402
@@ -48,13 +49,32 @@ def test_each_peer_names_its_own_config():
 
 
 def test_a_method_without_a_peer_is_refused_by_name():
-    without = [m for m in registered_methods().values() if m.benchmark_peer is None]
+    # a meta-architecture no peer claims (DN-DETR has no peer, but its DABDETR is DAB-DETR's)
+    claimed = {peer.meta_architecture for peer in PEERS.values()}
+    without = [arch for m in registered_methods().values() if m.benchmark_peer is None
+               for arch in m.meta_architectures if arch not in claimed]
     if not without:
-        pytest.skip("every registered method has a Hugging Face peer")
-    arch = without[0].meta_architectures[0]
+        pytest.skip("every registered meta-architecture has a Hugging Face peer")
+    arch = without[0]
     cfg = SimpleNamespace(MODEL=SimpleNamespace(META_ARCHITECTURE=arch))
     with pytest.raises(ValueError, match=f"No Hugging Face peer for MODEL.META_ARCHITECTURE '{arch}'"):
         peer_of(cfg)
+
+
+def test_shared_renames_apply_unless_a_peer_opts_out():
+    # DETR's peer keeps the shared FFN / attention-output renames; DAB-DETR's opts out (layer_rules=())
+    name = "transformer.encoder.layers.0.self_attn.out_proj.weight"
+    renamed = {method: [n for n, _ in hf_names(name, (8, 8), PEERS[method])] for method in ("detr", "dab_detr")}
+    assert renamed == {"detr": ["model.encoder.layers.0.self_attn.o_proj.weight"],
+                       "dab_detr": ["model.encoder.layers.0.self_attn.out_proj.weight"]}
+
+
+def test_a_tied_module_gets_the_same_tensor():
+    # HF's DAB-DETR ties model.decoder.bbox_embed to bbox_predictor: our one box head fills both
+    weight = torch.randn(4, 8)
+    mapped = to_hf_state_dict({"bbox_embed.layers.2.weight": weight}, PEERS["dab_detr"])
+    assert set(mapped) == {"bbox_predictor.layers.2.weight", "model.decoder.bbox_embed.layers.2.weight"}
+    assert all(value is weight for value in mapped.values())
 
 
 @pytest.mark.parametrize("case", list(CASES))
