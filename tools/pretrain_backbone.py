@@ -9,6 +9,8 @@ configs' ``embedded-trunk://R-18.pkl`` points at, where a second run reuses it.
     .venv/bin/python tools/pretrain_backbone.py                    # make (or reuse) the cached R-18 trunk
     .venv/bin/python tools/pretrain_backbone.py --steps 50 --output /tmp/trunk.pkl --force
 """
+# projects first: importing it imports Detectron2 without its import-time deprecation warnings
+import projects  # noqa: F401  isort: skip
 import argparse
 import logging
 import time

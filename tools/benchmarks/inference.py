@@ -23,11 +23,13 @@ convolutions, as ``tools/deploy/export_model.py`` exports it; eager, reference a
 built. Each cell is the median of --repeats calls after one warm-up, with the range [min-max], and
 the ratio of medians to eager (lower is faster). Trailing ``KEY VALUE`` pairs override every config
 (put ``--`` before them: --config-file takes a list). Without --config-file it times the table of
-docs/deployment.md: Deformable DETR (+ iterative refinement), Deformable DETR, Conditional DETR and
-DETR (R50). Run it on an idle machine (check with ``ps``/``uptime``): other processes inflate and
+docs/deployment.md: every config of configs/deploy_benchmark/ (Deformable DETR (+ iterative
+refinement), Deformable DETR, Conditional DETR and DETR, R50). Run it on an idle machine (check with ``ps``/``uptime``): other processes inflate and
 scatter every time. ``--quick`` checks that every backend runs: one 256x256 image, one thread, two
 repeats, one encoder and one decoder layer (not a measurement).
 """
+# projects first: importing it imports Detectron2 without its import-time deprecation warnings
+import projects  # noqa: F401  isort: skip
 import argparse
 import copy
 import statistics
@@ -47,9 +49,9 @@ from projects.deploy.fold_batchnorm import fold_frozen_batchnorm
 
 BACKENDS = ("reference", "compile", "onnx_gridsample", "onnx_gather", "aoti")
 DEFAULT_BACKENDS = ["compile", "onnx_gridsample", "onnx_gather", "aoti"]
-DEFAULT_CONFIGS = ["configs/deformable_detr/deformable_detr_refine_r50_50ep.yaml",
-                   "configs/deformable_detr/deformable_detr_r50_50ep.yaml",
-                   "configs/conditional_detr/conditional_detr_r50_50ep.yaml", "configs/detr/detr_r50_500ep.yaml"]
+# The default table: every config of configs/deploy_benchmark/ (a row is added by adding a config there).
+DEFAULT_CONFIGS = sorted(str(path.relative_to(Path(__file__).resolve().parents[2]))
+                         for path in (Path(__file__).resolve().parents[2] / "configs" / "deploy_benchmark").glob("*.yaml"))
 QUICK = {"sizes": ["256x256"], "threads": [1], "repeats": 2,
          "opts": ["MODEL.DETR.ENC_LAYERS", "1", "MODEL.DETR.DEC_LAYERS", "1"]}
 
