@@ -6,8 +6,8 @@ Submodule names follow the official layout, so official checkpoints map 1:1 (FFN
 import torch
 from torch import nn
 
-from projects.layers import MLP, clone_modules
-from projects.layers.conditional_decoder_layer import ConditionalDecoderLayer
+from projects.layers import MLP
+from projects.layers.conditional_decoder_layer import ConditionalDecoderLayer, clone_conditional_layers
 from projects.layers.sine_embedding import sine_embed_coordinates
 
 __all__ = ["ConditionalDecoder", "ConditionalDecoderLayer"]  # the layer lives in projects.layers (shared)
@@ -23,9 +23,7 @@ class ConditionalDecoder(nn.Module):
 
     def __init__(self, layer: ConditionalDecoderLayer, num_layers, d_model):
         super().__init__()
-        self.layers = clone_modules(layer, num_layers)
-        for later_layer in self.layers[1:]:
-            later_layer.ca_qpos_proj = None  # official: only the first layer has it
+        self.layers = clone_conditional_layers(layer, num_layers)
         self.norm = nn.LayerNorm(d_model)
         self.query_scale = MLP(d_model, d_model, d_model, 2)
         self.ref_point_head = MLP(d_model, d_model, 2, 2)

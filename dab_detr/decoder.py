@@ -8,8 +8,8 @@ from typing import List, Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from projects.layers import MLP, clone_modules
-from projects.layers.conditional_decoder_layer import ConditionalDecoderLayer
+from projects.layers import MLP
+from projects.layers.conditional_decoder_layer import ConditionalDecoderLayer, clone_conditional_layers
 
 from .anchors import anchor_sine_embed, refine_anchors
 
@@ -21,9 +21,7 @@ class DABDecoder(nn.Module):
 
     def __init__(self, layer: ConditionalDecoderLayer, num_layers: int, d_model: int):
         super().__init__()
-        self.layers = clone_modules(layer, num_layers)
-        for later_layer in self.layers[1:]:
-            later_layer.ca_qpos_proj = None  # official: only the first layer has it
+        self.layers = clone_conditional_layers(layer, num_layers)
         self.norm = nn.LayerNorm(d_model)
         self.query_scale = MLP(d_model, d_model, d_model, 2)
         self.ref_point_head = MLP(2 * d_model, d_model, d_model, 2)

@@ -6,6 +6,7 @@ Submodule names follow the official layout, so official checkpoints map 1:1 (FFN
 from torch import nn
 
 from projects.layers.conditional_attention import PreProjectedAttention, conditional_cross_attention
+from projects.layers.misc import clone_modules
 from projects.layers.transformer import DecoderLayerBase
 
 
@@ -56,3 +57,12 @@ class ConditionalDecoderLayer(DecoderLayerBase):
         attended = self.cross_attention(tgt, memory, memory_padding_mask, pos, query_pos, query_sine_embed)
         tgt = self.norm2(tgt + self.dropout2(attended))
         return self.norm3(tgt + self.dropout3(self.ffn(tgt)))
+
+
+def clone_conditional_layers(layer: ConditionalDecoderLayer, num_layers: int) -> nn.ModuleList:
+    """``num_layers`` copies of ``layer``; official Conditional DETR / DAB-DETR: only the first layer adds
+    the projected query position to the cross-attention's content query (``ca_qpos_proj`` is None after)."""
+    layers = clone_modules(layer, num_layers)
+    for later_layer in layers[1:]:
+        later_layer.ca_qpos_proj = None
+    return layers
