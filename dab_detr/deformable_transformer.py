@@ -4,9 +4,7 @@ from typing import Optional, Sequence
 import torch
 from torch import Tensor, nn
 
-from ops import MSDeformAttn
-from projects.layers import xavier_init_matrices
-from projects.layers.deformable.attention import build_attention
+from projects.layers.deformable.attention import build_attention, init_deformable_transformer_weights
 from projects.layers.deformable.decoder_layer import DeformableDecoderLayer
 from projects.layers.deformable.encoder import DeformableEncoder, DeformableEncoderLayer
 from projects.layers.deformable.levels import flatten_levels
@@ -29,10 +27,7 @@ class DABDeformableTransformer(nn.Module):
 
     def reset_parameters(self):
         # official: xavier-uniform on every matrix, then each attention's own init, normal level embedding
-        xavier_init_matrices(self)
-        for module in self.modules():
-            if isinstance(module, MSDeformAttn):
-                module.reset_parameters()
+        init_deformable_transformer_weights(self)
         nn.init.normal_(self.level_embed)
 
     def forward(self, srcs: Sequence[Tensor], masks: Sequence[Tensor], pos_embeds: Sequence[Tensor], tgt: Tensor,

@@ -4,8 +4,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ops import MSDeformAttn
-from projects.layers import xavier_init_matrices
+from projects.layers.deformable.attention import init_deformable_transformer_weights
 from projects.layers.deformable.encoder import DeformableEncoder
 from projects.layers.deformable.levels import FlatLevels, flatten_levels
 from projects.layers.transformer_output import TransformerOutput
@@ -46,10 +45,7 @@ class DeformableTransformer(nn.Module):
     def reset_parameters(self):
         # official: xavier-uniform on every matrix, then each attention's own init, zero-bias
         # reference_points, normal level embedding
-        xavier_init_matrices(self)
-        for module in self.modules():
-            if isinstance(module, MSDeformAttn):
-                module.reset_parameters()
+        init_deformable_transformer_weights(self)
         if not self.two_stage:
             nn.init.zeros_(self.reference_points.bias)
         nn.init.normal_(self.level_embed)

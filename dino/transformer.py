@@ -4,8 +4,7 @@ from typing import Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
-from ops import MSDeformAttn
-from projects.layers import xavier_init_matrices
+from projects.layers.deformable.attention import init_deformable_transformer_weights
 from projects.layers.deformable.encoder import DeformableEncoder
 from projects.layers.deformable.levels import FlatLevels, flatten_levels
 from projects.layers.deformable.proposals import encoder_proposals
@@ -47,10 +46,7 @@ class DINOTransformer(nn.Module):
 
     def reset_parameters(self):
         # official: xavier-uniform on every matrix, each attention's own init, normal level and target embeddings
-        xavier_init_matrices(self)
-        for module in self.modules():
-            if isinstance(module, MSDeformAttn):
-                module.reset_parameters()
+        init_deformable_transformer_weights(self)
         nn.init.normal_(self.level_embed)
         nn.init.normal_(self.tgt_embed.weight)
 
