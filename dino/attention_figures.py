@@ -45,9 +45,9 @@ class DINORecorder(DeformableSamplingRecorder):
     def _anchor_figure(self, view):
         """The first selected proposals (top-k order) as the decoder's initial anchors."""
         anchors = self.records["anchors"][0, :NUM_ANCHORS_SHOWN].cpu()
-        figure, axes = panel_grid(1, 1, f"Mixed query selection: the first {len(anchors)} anchors (detached "
-                                        "encoder proposals; content queries are learned)")
-        show_image(axes[0, 0], view)
+        # two short lines: a single panel is narrow
+        figure, axes = panel_grid(1, 1, f"Mixed query selection:\nfirst {len(anchors)} anchors (red -> yellow)")
+        show_image(axes[0, 0], view, "detached encoder proposals")
         for anchor, shade in zip(anchors, np.linspace(0, 1, len(anchors))):
             draw_box(axes[0, 0], view.box(anchor), color=(1.0, shade, 0.0))
         return figure
@@ -68,9 +68,8 @@ class DINORecorder(DeformableSamplingRecorder):
         """Group 0's positive (green) and negative (red) noised boxes around their targets (white), and the
         self-attention mask of every query (black = blocked)."""
         queries = self.denoising_groups(detections)
-        figure, axes = panel_grid(1, 2, f"Contrastive denoising (training only): {queries.num_groups} groups of "
-                                        f"{queries.group_size} queries; positives rebuild the box, negatives predict "
-                                        "no object")
+        figure, axes = panel_grid(1, 2, f"Contrastive denoising (training only): {queries.num_groups} groups "
+                                        f"of {queries.group_size} queries")
         show_image(axes[0, 0], view, "group 0: positive (green), negative (red)")
         for box in self.records["denoising_targets"].cpu():
             draw_box(axes[0, 0], view.box(box), color="white")
@@ -78,5 +77,9 @@ class DINORecorder(DeformableSamplingRecorder):
         for box, positive in zip(queries.boxes[in_group].cpu(), queries.positive[in_group].tolist()):
             draw_box(axes[0, 0], view.box(box), color="lime" if positive else "red")
         axes[0, 1].imshow(queries.attn_mask.cpu().numpy(), cmap="gray_r", interpolation="nearest")
+        # a frame: the mask's allowed (white) edges would otherwise merge with the figure's background
+        axes[0, 1].set_axis_on()
+        axes[0, 1].set_xticks([])
+        axes[0, 1].set_yticks([])
         axes[0, 1].set_title(f"self-attention mask: {queries.pad_size} dn + {queries.num_queries} matching", fontsize=7)
         return figure
