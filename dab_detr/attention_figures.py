@@ -17,7 +17,8 @@ def draw_anchors(ax, view, anchors, query):
 
 
 def anchor_panel(ax, view, anchors, detection):
-    show_image(ax, view, f"anchors of layers 0..{len(anchors) - 1} ({', '.join(ANCHOR_COLORS[:len(anchors)])}), "
+    # two short lines: a panel is about 45 characters wide at this font size
+    show_image(ax, view, f"anchors of layers 0..{len(anchors) - 1}\n({', '.join(ANCHOR_COLORS[:len(anchors)])}), "
                          f"box (lime)")
     draw_anchors(ax, view, anchors, detection.query)
     draw_box(ax, view.box(detection.box))
@@ -51,8 +52,8 @@ class DABDETRRecorder(AttentionRecorder):
         heat = self.records["attention"][0, :, detection.query].mean(0).reshape(*hw).cpu().numpy()
         figure, axes = panel_grid(1, 2, f"DAB-DETR: {detection_title(detection, metadata)}")
         anchor_panel(axes[0, 0], view, anchors, detection)
-        show_image(axes[0, 1], view, f"last layer, head mean; x sharpened by w_ref/w = {w_ref / float(anchor[2]):.2f}, "
-                                     f"y by h_ref/h = {h_ref / float(anchor[3]):.2f}")
+        show_image(axes[0, 1], view, f"last layer, head mean; sharpened by\nw_ref/w = {w_ref / float(anchor[2]):.2f} (x), "
+                                     f"h_ref/h = {h_ref / float(anchor[3]):.2f} (y)")
         overlay_map(axes[0, 1], view, heat, view.map_extent(hw))
         draw_box(axes[0, 1], view.box(anchor), color="white")
         draw_box(axes[0, 1], view.box(torch.tensor([anchor[0], anchor[1], w_ref, h_ref])), color="magenta")
